@@ -1,0 +1,270 @@
+"""The backend contract: one small interface, plain dataclasses in and out.
+
+Nothing outside ``backends/`` knows how a backend works; the mirror (``runs/``, ``schedules/``)
+only calls these methods. No Django model crosses this boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class RunStatus:
+    """Azure ML's status vocabulary (v2 ``Job.status``; v1's "Finished" is Completed)."""
+
+    NOT_STARTED = "NotStarted"
+    STARTING = "Starting"
+    PROVISIONING = "Provisioning"
+    PREPARING = "Preparing"
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    FINALIZING = "Finalizing"
+    CANCEL_REQUESTED = "CancelRequested"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+    NOT_RESPONDING = "NotResponding"
+
+    ALL = (
+        NOT_STARTED,
+        STARTING,
+        PROVISIONING,
+        PREPARING,
+        QUEUED,
+        RUNNING,
+        FINALIZING,
+        CANCEL_REQUESTED,
+        COMPLETED,
+        FAILED,
+        CANCELED,
+        NOT_RESPONDING,
+    )
+    TERMINAL = frozenset({COMPLETED, FAILED, CANCELED})
+    ACTIVE = frozenset(ALL) - TERMINAL
+
+    # v1 SDK spellings that mean the same thing.
+    ALIASES = {"Finished": COMPLETED, "Cancelled": CANCELED}
+
+    @classmethod
+    def normalize(cls, status: str) -> str:
+        status = cls.ALIASES.get(status, status)
+        if status not in cls.ALL:
+            raise ValueError(f"unknown run status {status!r}")
+        return status
+
+    @classmethod
+    def is_terminal(cls, status: str) -> bool:
+        return status in cls.TERMINAL
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class BackendErrorBase(Exception):
+    """Root of the contract's errors."""
+
+
+class BackendUnavailable(BackendErrorBase):
+    """Transient: the backend could not be reached or is busy. Retry with backoff."""
+
+
+class BackendError(BackendErrorBase):
+    """Permanent: the backend refused the request. The message is shown to the user."""
+
+
+class NotFound(BackendError):
+    """The backend has no such object."""
+
+
+# --- dataclasses ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    id: str
+    name: str
+    display_name: str = ""
+    description: str = ""
+    experiment_name: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    source: str = ""  # where the definition came from (a file path, a registry id)
+    definition: str = ""  # the pipeline YAML as submitted
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PublishedPipelineInfo:
+    id: str
+    name: str
+    description: str = ""
+    version: str = ""
+    status: str = "Active"  # Active | Disabled
+    pipeline_id: str = ""
+    source_run_id: str = ""
+    endpoint: str = ""
+    continue_on_step_failure: bool = False
+    published_by: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: str
+    status: str
+    display_name: str = ""
+    experiment_name: str = ""
+    description: str = ""
+    pipeline_id: str = ""
+    published_pipeline_id: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    submitted_by: str = ""
+    compute: str = ""
+    continue_on_step_failure: bool = False
+    error: str = ""
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime | None = None  # the sync watermark follows this
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    id: str  # the step run's id (v1 step_run_id, v2 child job name)
+    node_id: str  # the step's name in the pipeline's jobs mapping
+    status: str
+    display_name: str = ""
+    job_type: str = "command"
+    command: str = ""
+    environment: str = ""
+    compute: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    error: str = ""
+    is_reused: bool = False
+    reused_run_id: str = ""
+    reused_step_id: str = ""
+    log_names: tuple[str, ...] = ()
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    node_id: str
+    step_id: str = ""
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """Data flowing from ``source_node.source_output`` into ``target_node.target_input``."""
+
+    source_node: str
+    source_output: str
+    target_node: str
+    target_input: str
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    data: bytes
+    offset: int  # where ``data`` starts
+    next_offset: int  # where the next read should start
+    size: int  # the log's size at the time of the read
+    more: bool  # whether the log may still grow (its step is not terminal)
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    id: str
+    name: str
+    enabled: bool
+    display_name: str = ""
+    description: str = ""
+    trigger: dict[str, Any] = field(default_factory=dict)
+    pipeline_id: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+# --- the interface --------------------------------------------------------------------------
+
+
+class Backend:
+    """A place where pipelines run. Subclasses implement each method or raise NotImplementedError.
+
+    ``name`` is the configured name (``local``, ``azure-prod``); every mirrored row carries it.
+    """
+
+    def __init__(self, name: str, **options: Any) -> None:
+        self.name = name
+        self.options = options
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        raise NotImplementedError
+
+    def list_published_pipelines(self) -> list[PublishedPipelineInfo]:
+        raise NotImplementedError
+
+    def list_runs(self, changed_since: datetime | None) -> list[RunInfo]:
+        """Runs created or changed since ``changed_since`` (all when None) plus every non-terminal run."""
+        raise NotImplementedError
+
+    def get_run(self, run_id: str) -> RunInfo:
+        raise NotImplementedError
+
+    def get_steps(self, run_id: str) -> list[StepInfo]:
+        raise NotImplementedError
+
+    def get_graph(self, run_id: str) -> Graph:
+        raise NotImplementedError
+
+    def get_definition(self, run_id: str) -> str:
+        """The pipeline definition (YAML) the run was submitted with."""
+        raise NotImplementedError
+
+    def read_log(self, run_id: str, step_id: str, name: str, offset: int, limit: int) -> LogChunk:
+        """At most ``limit`` bytes of a step's log from ``offset``; never the whole file in memory."""
+        raise NotImplementedError
+
+    def cancel_run(self, run_id: str) -> str:
+        """Ask the run to stop. Idempotent: a terminal run is a no-op success. Returns the run's status."""
+        raise NotImplementedError
+
+    def publish_pipeline(
+        self,
+        run_id: str,
+        name: str,
+        description: str,
+        version: str,
+        continue_on_step_failure: bool,
+    ) -> PublishedPipelineInfo:
+        raise NotImplementedError
+
+    def list_schedules(self) -> list[ScheduleInfo]:
+        raise NotImplementedError
+
+    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> ScheduleInfo:
+        raise NotImplementedError
+
+    def submit_run(
+        self,
+        *,
+        pipeline_id: str = "",
+        published_id: str = "",
+        parameters: dict[str, Any] | None = None,
+        experiment: str = "",
+        submitted_by: str = "",
+    ) -> RunInfo:
+        raise NotImplementedError

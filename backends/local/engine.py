@@ -1,0 +1,262 @@
+"""The embedded local engine behind the backend contract: Azure ML CLI v2 pipeline YAML run on this machine."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from backends.base import (
+    Backend,
+    BackendError,
+    Graph,
+    GraphEdge,
+    GraphNode,
+    LogChunk,
+    NotFound,
+    PipelineInfo,
+    RunInfo,
+    RunStatus,
+    StepInfo,
+)
+from backends.local import executor
+from backends.local.executor import stop_local_steps
+from backends.local.models import LocalPipeline, LocalRun, LocalStep
+from backends.local.spec import PipelineSpec, SpecError, load_pipeline
+
+__all__ = ["LocalEngine", "register_pipeline_file", "stop_local_steps", "submit_spec"]
+
+LOG_NAMES = ("stdout", "stderr", "system")
+_ADJECTIVES = "amber brave calm eager gentle keen lucid merry nimble quiet rapid silver sunny tidy vivid witty".split()
+_NOUNS = "apple beacon cloud harbor lamp lantern maple otter pepper plum river rocket sail tiger violet wave".split()
+
+
+def _new_run_id() -> str:
+    # Azure ML v2 job names look like "keen_lamp_8x2kq4w7mz"; ours follow that shape.
+    suffix = secrets.token_hex(5)
+    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}_{suffix}"
+
+
+def _pipeline_name(spec: PipelineSpec) -> str:
+    if spec.name:
+        return spec.name
+    path = Path(spec.path)
+    return path.parent.name if path.stem in ("pipeline", "pipeline_job", "job") else path.stem
+
+
+def register_pipeline_file(path: Path | str) -> LocalPipeline:
+    """Load a pipeline YAML (raising SpecError when it is invalid) and register it under its name."""
+    spec = load_pipeline(path)
+    pipeline, _ = LocalPipeline.objects.update_or_create(
+        id=_pipeline_name(spec),
+        defaults={
+            "display_name": spec.display_name,
+            "description": spec.description,
+            "experiment_name": spec.experiment_name,
+            "tags": spec.tags,
+            "source": spec.path,
+            "definition": spec.text,
+            "spec": spec.to_dict(),
+        },
+    )
+    return pipeline
+
+
+def submit_spec(
+    spec: PipelineSpec,
+    *,
+    pipeline: LocalPipeline | None = None,
+    parameters: dict[str, Any] | None = None,
+    experiment: str = "",
+    submitted_by: str = "",
+) -> LocalRun:
+    """Create the run and its steps; the first ready steps are queued once the rows are committed."""
+    if parameters:
+        spec = spec.with_parameters(parameters)
+    order = spec.topological_order()
+    name = _pipeline_name(spec)
+    with transaction.atomic():
+        run = LocalRun.objects.create(
+            id=_new_run_id(),
+            pipeline=pipeline,
+            display_name=spec.display_name or name,
+            experiment_name=experiment or spec.experiment_name or name,
+            description=spec.description,
+            tags=spec.tags,
+            parameters={k: v.default for k, v in spec.inputs.items()},
+            spec=spec.to_dict(),
+            submitted_by=submitted_by,
+            continue_on_step_failure=spec.continue_on_step_failure,
+        )
+        LocalStep.objects.bulk_create(
+            LocalStep(
+                id=uuid.uuid4().hex,
+                run=run,
+                node_id=node_id,
+                position=position,
+                display_name=spec.jobs[node_id].display_name or node_id,
+                environment=spec.jobs[node_id].environment,
+                compute=spec.jobs[node_id].compute or spec.default_compute,
+            )
+            for position, node_id in enumerate(order)
+        )
+        transaction.on_commit(lambda: executor.advance(run.pk))
+    return run
+
+
+class LocalEngine(Backend):
+    """Runs pipelines as subprocesses on the Celery workers of the ``steps`` queue."""
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        return [
+            PipelineInfo(
+                id=p.pk,
+                name=p.pk,
+                display_name=p.display_name,
+                description=p.description,
+                experiment_name=p.experiment_name,
+                tags=p.tags,
+                source=p.source,
+                definition=p.definition,
+                created_at=p.created_at,
+                updated_at=p.updated_at,
+            )
+            for p in LocalPipeline.objects.order_by("pk")
+        ]
+
+    def list_runs(self, changed_since: datetime | None) -> list[RunInfo]:
+        runs = LocalRun.objects.defer("spec")
+        if changed_since is not None:
+            runs = runs.filter(Q(updated_at__gte=changed_since) | ~Q(status__in=RunStatus.TERMINAL))
+        return [self._run_info(r) for r in runs.order_by("updated_at")]
+
+    def get_run(self, run_id: str) -> RunInfo:
+        return self._run_info(self._run(run_id))
+
+    def get_steps(self, run_id: str) -> list[StepInfo]:
+        run = self._run(run_id)
+        return [self._step_info(s) for s in run.steps.select_related("reused_step").order_by("position")]
+
+    def get_graph(self, run_id: str) -> Graph:
+        run = self._run(run_id)
+        spec = PipelineSpec.from_dict(run.spec)
+        step_ids = dict(run.steps.values_list("node_id", "id"))
+        return Graph(
+            nodes=tuple(
+                GraphNode(node_id=n, step_id=step_ids.get(n, ""), display_name=j.display_name or n)
+                for n, j in spec.jobs.items()
+            ),
+            edges=tuple(
+                GraphEdge(e.source_step, e.source_output, e.target_step, e.target_input) for e in spec.edges
+            ),
+        )
+
+    def get_definition(self, run_id: str) -> str:
+        return self._run(run_id).spec.get("text", "")
+
+    def read_log(self, run_id: str, step_id: str, name: str, offset: int, limit: int) -> LogChunk:
+        if name not in LOG_NAMES:
+            raise NotFound(f"step logs are {', '.join(LOG_NAMES)}; there is no {name!r}")
+        try:
+            step = LocalStep.objects.select_related("reused_step").get(pk=step_id, run_id=run_id)
+        except LocalStep.DoesNotExist:
+            raise NotFound(f"run {run_id} has no step {step_id}") from None
+        # A reused step's output came from the step it reused: so do its stdout and stderr.
+        source = step.reused_step if step.reused_step and name != "system" else step
+        more = not RunStatus.is_terminal(step.status)
+        offset = max(0, offset)
+        try:
+            with executor.log_path(source, name).open("rb") as fh:
+                size = fh.seek(0, 2)
+                fh.seek(min(offset, size))
+                data = fh.read(max(0, limit))
+        except FileNotFoundError:
+            return LogChunk(data=b"", offset=0, next_offset=0, size=0, more=more)
+        return LogChunk(data=data, offset=min(offset, size), next_offset=min(offset, size) + len(data), size=size, more=more)
+
+    def cancel_run(self, run_id: str) -> str:
+        self._run(run_id)
+        return executor.cancel_run(run_id)
+
+    def submit_run(
+        self,
+        *,
+        pipeline_id: str = "",
+        published_id: str = "",
+        parameters: dict[str, Any] | None = None,
+        experiment: str = "",
+        submitted_by: str = "",
+    ) -> RunInfo:
+        if published_id:
+            raise NotImplementedError("published pipelines")
+        try:
+            pipeline = LocalPipeline.objects.get(pk=pipeline_id)
+        except LocalPipeline.DoesNotExist:
+            raise NotFound(f"no pipeline {pipeline_id!r} is registered with the local engine") from None
+        try:
+            run = submit_spec(
+                PipelineSpec.from_dict(pipeline.spec),
+                pipeline=pipeline,
+                parameters=parameters,
+                experiment=experiment,
+                submitted_by=submitted_by,
+            )
+        except SpecError as exc:
+            raise BackendError(str(exc)) from None
+        return self.get_run(run.pk)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _run(self, run_id: str) -> LocalRun:
+        try:
+            return LocalRun.objects.get(pk=run_id)
+        except LocalRun.DoesNotExist:
+            raise NotFound(f"no run {run_id!r} in the local engine") from None
+
+    def _run_info(self, run: LocalRun) -> RunInfo:
+        return RunInfo(
+            id=run.pk,
+            status=run.status,
+            display_name=run.display_name,
+            experiment_name=run.experiment_name,
+            description=run.description,
+            pipeline_id=run.pipeline_id or "",
+            tags=run.tags,
+            parameters=run.parameters,
+            submitted_by=run.submitted_by,
+            compute="local",
+            continue_on_step_failure=run.continue_on_step_failure,
+            error=run.error,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            updated_at=run.updated_at,
+        )
+
+    def _step_info(self, step: LocalStep) -> StepInfo:
+        reused = step.reused_step
+        return StepInfo(
+            id=step.pk,
+            node_id=step.node_id,
+            status=step.status,
+            display_name=step.display_name,
+            command=step.command,
+            environment=step.environment,
+            compute=step.compute,
+            inputs=step.inputs,
+            outputs=step.outputs,
+            exit_code=step.exit_code,
+            error=step.error,
+            is_reused=reused is not None,
+            reused_run_id=reused.run_id if reused else "",
+            reused_step_id=reused.pk if reused else "",
+            log_names=LOG_NAMES,
+            queued_at=step.queued_at,
+            started_at=step.started_at,
+            finished_at=step.finished_at,
+        )

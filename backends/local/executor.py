@@ -1,0 +1,511 @@
+"""How the local engine moves a run along: queue ready steps, run one step as a subprocess, cancel, reuse.
+
+Every state change is a conditional UPDATE (``filter(status=...).update(...)``), so two workers racing on
+the same step or run cannot both win, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from backends.base import RunStatus
+from backends.local.models import LocalRun, LocalStep
+from backends.local.spec import PipelineSpec, StepSpec, render_command
+
+log = logging.getLogger(__name__)
+
+S = RunStatus
+# A step that holds a process (or is about to): its task sends heartbeats.
+LIVE = (S.PREPARING, S.RUNNING, S.CANCEL_REQUESTED, S.NOT_RESPONDING)
+WAITING = (S.NOT_STARTED, S.QUEUED)
+POLL_SECONDS = 0.25
+HEARTBEAT_SECONDS = 2.0
+CANCEL_GRACE_SECONDS = 2.0
+NOT_RESPONDING_AFTER = timedelta(seconds=15)
+FAILED_AFTER = timedelta(seconds=60)
+HOST = socket.gethostname()
+
+
+# --- where things live ----------------------------------------------------------------------
+
+
+def run_dir(run_id: str) -> Path:
+    return Path(settings.LOCAL_ENGINE_DIR) / "runs" / run_id
+
+
+def step_dir(step: LocalStep) -> Path:
+    return run_dir(step.run_id) / step.node_id
+
+
+def log_path(step: LocalStep, name: str) -> Path:
+    return step_dir(step) / "logs" / f"{name}.txt"
+
+
+def syslog(step: LocalStep, message: str) -> None:
+    """Append an engine event to the step's system log."""
+    path = log_path(step, "system")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = timezone.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"{stamp} {message}\n")
+
+
+# --- moving a run along ---------------------------------------------------------------------
+
+
+def _set_step(step_id: str, from_statuses: Iterable[str], **fields: Any) -> bool:
+    """Move a step from one of ``from_statuses``; True when this caller won the change."""
+    fields.setdefault("updated_at", timezone.now())
+    return bool(LocalStep.objects.filter(pk=step_id, status__in=list(from_statuses)).update(**fields))
+
+
+def _touch_run(run_id: str) -> None:
+    # The sync watermark follows the run's updated_at, so a step change must move it too.
+    LocalRun.objects.filter(pk=run_id).update(updated_at=timezone.now())
+
+
+def advance(run_id: str) -> None:
+    """Queue every step whose upstream steps completed, skip the ones that can never run, settle the run."""
+    from backends.local.tasks import run_step
+
+    run = LocalRun.objects.get(pk=run_id)
+    if S.is_terminal(run.status):
+        return
+    spec = PipelineSpec.from_dict(run.spec)
+    steps = {s.node_id: s for s in run.steps.all()}
+    stopping = run.status == S.CANCEL_REQUESTED or (
+        not run.continue_on_step_failure and any(s.status == S.FAILED for s in steps.values())
+    )
+    now = timezone.now()
+    for node_id, step in steps.items():
+        if step.status != S.NOT_STARTED:
+            continue
+        if stopping:
+            continue  # stop_run() below cancels it
+        upstream = [steps[u] for u in spec.upstream(node_id)]
+        blocked = [u for u in upstream if u.status in (S.FAILED, S.CANCELED)]
+        if blocked:
+            reason = f"Not run: upstream step '{blocked[0].node_id}' {blocked[0].status}."
+            if _set_step(step.pk, [S.NOT_STARTED], status=S.CANCELED, error=reason, finished_at=now):
+                syslog(step, reason)
+        elif all(u.status == S.COMPLETED for u in upstream):
+            if _set_step(step.pk, [S.NOT_STARTED], status=S.QUEUED, queued_at=now):
+                syslog(step, "Queued")
+                transaction.on_commit(lambda pk=step.pk: run_step.delay(pk))
+    if stopping:
+        stop_run(run_id, reason="Canceled." if run.status == S.CANCEL_REQUESTED else None)
+    refresh_run_status(run_id)
+
+
+def stop_run(run_id: str, reason: str | None) -> None:
+    """Cancel waiting steps and ask live ones to stop. ``reason`` None means: because a step failed."""
+    now = timezone.now()
+    why = reason or "Not run: another step failed and continue_on_step_failure is off."
+    for step in LocalStep.objects.filter(run_id=run_id, status__in=WAITING):
+        if _set_step(step.pk, WAITING, status=S.CANCELED, error=why, finished_at=now):
+            syslog(step, f"Canceled before it started. {why}")
+    for step in LocalStep.objects.filter(run_id=run_id, status__in=(S.PREPARING, S.RUNNING, S.NOT_RESPONDING)):
+        if _set_step(step.pk, (S.PREPARING, S.RUNNING, S.NOT_RESPONDING), status=S.CANCEL_REQUESTED):
+            syslog(step, "Cancel requested.")
+            if step.status == S.NOT_RESPONDING:
+                # No task is watching this one any more: stop it here.
+                _kill_group(step)
+                _set_step(step.pk, [S.CANCEL_REQUESTED], status=S.CANCELED, finished_at=now, error=why)
+    _touch_run(run_id)
+
+
+def refresh_run_status(run_id: str) -> str:
+    """Derive the run's status from its steps' and store it when it changed."""
+    run = LocalRun.objects.get(pk=run_id)
+    if S.is_terminal(run.status):
+        return run.status
+    statuses = list(run.steps.values_list("status", flat=True))
+    now = timezone.now()
+    if all(S.is_terminal(s) for s in statuses):
+        if S.FAILED in statuses:
+            new = S.FAILED
+        elif run.status == S.CANCEL_REQUESTED or S.CANCELED in statuses:
+            new = S.CANCELED
+        else:
+            new = S.COMPLETED
+        error = ""
+        if new == S.FAILED:
+            failed = run.steps.filter(status=S.FAILED).order_by("finished_at").first()
+            error = f"Step '{failed.node_id}' failed: {failed.error}" if failed else ""
+        LocalRun.objects.filter(pk=run_id, status=run.status).update(
+            status=new, finished_at=now, updated_at=now, error=error
+        )
+        return new
+    if run.status == S.CANCEL_REQUESTED:
+        return run.status
+    if S.NOT_RESPONDING in statuses:
+        new = S.NOT_RESPONDING
+    elif any(s not in (S.NOT_STARTED, S.QUEUED) for s in statuses):
+        new = S.RUNNING
+    else:
+        new = S.QUEUED
+    if new != run.status:
+        fields: dict[str, Any] = {"status": new, "updated_at": now}
+        if new == S.RUNNING and run.started_at is None:
+            fields["started_at"] = now
+        LocalRun.objects.filter(pk=run_id, status=run.status).update(**fields)
+    return new
+
+
+def cancel_run(run_id: str) -> str:
+    """CancelRequested → live steps get SIGTERM then SIGKILL from their tasks → Canceled. Idempotent."""
+    with transaction.atomic():
+        run = LocalRun.objects.select_for_update().get(pk=run_id)
+        if S.is_terminal(run.status):
+            return run.status
+        LocalRun.objects.filter(pk=run_id).update(status=S.CANCEL_REQUESTED, updated_at=timezone.now())
+    stop_run(run_id, reason="Canceled.")
+    return refresh_run_status(run_id)
+
+
+# --- one step -------------------------------------------------------------------------------
+
+
+def execute_step(step_id: str) -> None:
+    """Run one queued step to its end. Called by the Celery task on the steps queue."""
+    now = timezone.now()
+    if not _set_step(step_id, [S.QUEUED], status=S.PREPARING, host=HOST, pid=os.getpid(), heartbeat_at=now):
+        return  # canceled meanwhile, or another worker has it
+    step = LocalStep.objects.select_related("run").get(pk=step_id)
+    run = step.run
+    spec = PipelineSpec.from_dict(run.spec)
+    job = spec.jobs[step.node_id]
+    try:
+        inputs = _resolve_inputs(spec, job, run.id)
+        if not (spec.force_rerun or not job.is_deterministic):
+            fingerprint = _fingerprint(job, inputs)
+            LocalStep.objects.filter(pk=step_id).update(fingerprint=fingerprint)
+            if _reuse(step, fingerprint):
+                # Canceled while it was being fingerprinted: it ends Canceled, not reused.
+                _set_step(step_id, [S.CANCEL_REQUESTED], status=S.CANCELED, finished_at=timezone.now())
+                advance(run.id)
+                return
+        outputs = _prepare_outputs(step, job)
+        command = render_command(job.command, inputs, outputs)
+    except Exception as exc:  # a step that cannot even start fails with the reason, not a stuck run
+        log.exception("step %s could not start", step_id)
+        _finish(step, S.FAILED, error=f"The step could not start: {exc}")
+        advance(run.id)
+        return
+    _run_process(step, job, spec, command, inputs, outputs)
+    advance(run.id)
+
+
+def _resolve_inputs(spec: PipelineSpec, job: StepSpec, run_id: str) -> dict[str, Any]:
+    upstream_outputs: dict[str, dict[str, str]] = {}
+    values: dict[str, Any] = {}
+    for name, binding in job.inputs.items():
+        if binding.kind == "literal":
+            values[name] = binding.value
+        elif binding.kind == "pipeline_input":
+            values[name] = spec.inputs[binding.source].default
+        elif binding.kind == "step_output":
+            if binding.source not in upstream_outputs:
+                upstream_outputs[binding.source] = LocalStep.objects.get(
+                    run_id=run_id, node_id=binding.source
+                ).outputs
+            values[name] = upstream_outputs[binding.source][binding.output]
+        else:
+            values[name] = None
+    return values
+
+
+def _prepare_outputs(step: LocalStep, job: StepSpec) -> dict[str, str]:
+    outputs = {}
+    for name, out in job.outputs.items():
+        path = step_dir(step) / "outputs" / name
+        if out.type == "uri_file":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+        outputs[name] = str(path)
+    return outputs
+
+
+def _step_env(job: StepSpec, step: LocalStep) -> dict[str, str]:
+    env = dict(os.environ)
+    # `python` in a command means the interpreter Runboard runs on, even where only python3 is on PATH.
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update({k: str(v) for k, v in job.environment_variables.items()})
+    env["RUNBOARD_RUN_ID"] = step.run_id
+    env["RUNBOARD_STEP_ID"] = step.pk
+    env["RUNBOARD_STEP_NAME"] = step.node_id
+    return env
+
+
+def _run_process(
+    step: LocalStep,
+    job: StepSpec,
+    spec: PipelineSpec,
+    command: str,
+    inputs: dict[str, Any],
+    outputs: dict[str, str],
+) -> None:
+    cwd = job.code or os.path.dirname(spec.path)
+    logs = log_path(step, "stdout").parent
+    logs.mkdir(parents=True, exist_ok=True)
+    with (logs / "stdout.txt").open("ab") as out, (logs / "stderr.txt").open("ab") as err:
+        proc = subprocess.Popen(
+            ["/bin/bash", "-c", command],
+            cwd=cwd,
+            env=_step_env(job, step),
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, so cancel reaches every child it starts
+        )
+    started = timezone.now()
+    if not _set_step(
+        step.pk,
+        [S.PREPARING],
+        status=S.RUNNING,
+        pid=proc.pid,
+        started_at=started,
+        heartbeat_at=started,
+        command=command,
+        inputs={k: v for k, v in inputs.items()},
+        outputs=outputs,
+    ):
+        # Canceled while preparing: record what would have run, then stop it below.
+        LocalStep.objects.filter(pk=step.pk).update(pid=proc.pid, started_at=started, command=command)
+    step.pid = proc.pid
+    syslog(step, f"Started on {HOST}, process {proc.pid}, in {cwd}")
+    syslog(step, f"Command: {command}")
+    _touch_run(step.run_id)
+    refresh_run_status(step.run_id)
+
+    stop_reason = ""
+    deadline = time.monotonic() + job.timeout if job.timeout else None
+    next_beat = time.monotonic() + HEARTBEAT_SECONDS
+    while True:
+        try:
+            proc.wait(timeout=POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        status = LocalStep.objects.filter(pk=step.pk).values_list("status", flat=True).first()
+        if status in (S.CANCEL_REQUESTED, S.CANCELED):
+            stop_reason = "cancel"
+        elif status == S.FAILED:
+            stop_reason = "failed elsewhere"  # e.g. the heartbeat check gave up on it
+        elif deadline and time.monotonic() > deadline:
+            stop_reason = "timeout"
+        if stop_reason:
+            syslog(step, f"Stopping ({stop_reason}): SIGTERM to process group {proc.pid}")
+            _terminate(proc)
+            break
+        if time.monotonic() >= next_beat:
+            now = timezone.now()
+            LocalStep.objects.filter(pk=step.pk).update(heartbeat_at=now)
+            if _set_step(step.pk, [S.NOT_RESPONDING], status=S.RUNNING):
+                refresh_run_status(step.run_id)
+            next_beat = time.monotonic() + HEARTBEAT_SECONDS
+    _kill_leftovers(proc.pid)
+    code = proc.returncode
+    syslog(step, f"Exit code {code}")
+    if stop_reason == "cancel":
+        _finish(step, S.CANCELED, exit_code=code, error="Canceled.")
+    elif stop_reason == "timeout":
+        _finish(
+            step,
+            S.FAILED,
+            exit_code=code,
+            error=f"Timed out: the step ran longer than its limits.timeout of {job.timeout} s and was stopped.",
+        )
+    elif code == 0:
+        _finish(step, S.COMPLETED, exit_code=0)
+    elif stop_reason != "failed elsewhere":
+        _finish(step, S.FAILED, exit_code=code, error=_failure_message(step, code))
+
+
+def _finish(step: LocalStep, status: str, *, exit_code: int | None = None, error: str = "") -> None:
+    now = timezone.now()
+    if _set_step(
+        step.pk,
+        (S.QUEUED, *LIVE),
+        status=status,
+        exit_code=exit_code,
+        error=error,
+        finished_at=now,
+        heartbeat_at=now,
+    ):
+        syslog(step, f"{status}{': ' + error if error and error != 'Canceled.' else ''}")
+    _touch_run(step.run_id)
+
+
+def _failure_message(step: LocalStep, code: int) -> str:
+    if code < 0:
+        return f"The process was killed by signal {signal.Signals(-code).name}."
+    last_line = _last_line(log_path(step, "stderr")) or _last_line(log_path(step, "stdout"))
+    message = f"Exit code {code}."
+    return f"{message} {last_line}" if last_line else message
+
+
+def _last_line(path: Path, window: int = 4096) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - window))
+            lines = [ln.strip() for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:500] if lines else ""
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=CANCEL_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        _kill_leftovers(proc.pid)
+        proc.wait()
+
+
+def _kill_leftovers(pgid: int) -> None:
+    """A step is over when its main process is: nothing it started in its group outlives it."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_group(step: LocalStep) -> None:
+    if step.host == HOST and step.pid:
+        _kill_leftovers(step.pid)
+
+
+# --- reuse ----------------------------------------------------------------------------------
+
+
+def _fingerprint(job: StepSpec, inputs: dict[str, Any]) -> str:
+    h = hashlib.sha256()
+    described = {
+        "command": job.command,
+        "environment": job.environment,
+        "environment_variables": job.environment_variables,
+        "inputs": {
+            name: (_digest_path(value) if job.inputs[name].type in ("uri_file", "uri_folder") else value)
+            for name, value in sorted(inputs.items())
+        },
+        "outputs": sorted(job.outputs),
+    }
+    h.update(json.dumps(described, sort_keys=True, default=str).encode())
+    if job.code:
+        h.update(_digest_path(job.code).encode())
+    return h.hexdigest()
+
+
+def _digest_path(value: Any) -> str:
+    """Content digest of a file or folder, so equal data from different runs hashes the same."""
+    if value is None:
+        return "none"
+    path = Path(value)
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if "__pycache__" in file.parts:
+            continue
+        h.update(str(file.relative_to(path) if file != path else file.name).encode() + b"\0")
+        with file.open("rb") as fh:
+            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _reuse(step: LocalStep, fingerprint: str) -> bool:
+    earlier = (
+        LocalStep.objects.filter(fingerprint=fingerprint, status=S.COMPLETED, reused_step__isnull=True)
+        .exclude(run_id=step.run_id)
+        .order_by("-finished_at")
+        .first()
+    )
+    if earlier is None:
+        return False
+    now = timezone.now()
+    if _set_step(
+        step.pk,
+        [S.PREPARING],
+        status=S.COMPLETED,
+        reused_step=earlier,
+        outputs=earlier.outputs,
+        inputs=earlier.inputs,
+        command=earlier.command,
+        exit_code=earlier.exit_code,
+        started_at=now,
+        finished_at=now,
+    ):
+        syslog(step, f"Reused step '{earlier.node_id}' ({earlier.pk}) of run {earlier.run_id}: same command, code and inputs.")
+        _touch_run(step.run_id)
+    return True
+
+
+# --- watching over steps --------------------------------------------------------------------
+
+
+def check_heartbeats(now: datetime | None = None) -> None:
+    """A step whose task stopped sending heartbeats is NotResponding, then Failed."""
+    now = now or timezone.now()
+    stale = LocalStep.objects.filter(
+        status__in=(S.PREPARING, S.RUNNING), heartbeat_at__lt=now - NOT_RESPONDING_AFTER
+    )
+    for step in stale:
+        if _set_step(step.pk, (S.PREPARING, S.RUNNING), status=S.NOT_RESPONDING):
+            syslog(step, f"NotResponding: no heartbeat since {step.heartbeat_at:%H:%M:%S}")
+            refresh_run_status(step.run_id)
+    dead = LocalStep.objects.filter(
+        Q(status__in=(S.NOT_RESPONDING, S.CANCEL_REQUESTED)), heartbeat_at__lt=now - FAILED_AFTER
+    )
+    for step in dead:
+        _kill_group(step)
+        status = S.CANCELED if step.status == S.CANCEL_REQUESTED else S.FAILED
+        error = "Canceled." if status == S.CANCELED else "The worker running this step stopped responding."
+        _finish(step, status, error=error)
+        advance(step.run_id)
+
+
+def stop_local_steps() -> int:
+    """Stop the steps running on this machine (the workers are shutting down). Returns how many."""
+    steps = list(LocalStep.objects.filter(status__in=LIVE, host=HOST))
+    for step in steps:
+        if _set_step(
+            step.pk,
+            LIVE,
+            status=S.FAILED,
+            error="Runboard stopped while this step ran.",
+            finished_at=timezone.now(),
+        ):
+            syslog(step, "Failed: Runboard stopped while this step ran.")
+        _kill_group(step)
+    for run_id in {s.run_id for s in steps}:
+        advance(run_id)
+    return len(steps)
+
+
+def remove_run_files(run_id: str) -> None:
+    shutil.rmtree(run_dir(run_id), ignore_errors=True)

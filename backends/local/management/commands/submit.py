@@ -1,0 +1,66 @@
+"""python manage.py submit PIPELINE.yml [--set NAME=VALUE ...] [--experiment NAME] [--wait]"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from backends.base import RunStatus
+from backends.local.engine import register_pipeline_file
+from backends.local.spec import SpecError, parse_set_options
+from backends.registry import get_backend
+from runs.sync import mirror_run
+
+
+class Command(BaseCommand):
+    help = "Submit a pipeline YAML to the local engine and print the run's id and URL."
+
+    def add_arguments(self, parser):
+        parser.add_argument("pipeline", help="an Azure ML CLI v2 pipeline YAML file")
+        parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE")
+        parser.add_argument("--experiment", default="")
+        parser.add_argument("--wait", action="store_true", help="print status changes until the run ends")
+        parser.add_argument("--backend", default="local")
+        parser.add_argument("--submitted-by", default="cli")
+
+    def handle(self, *args, pipeline, sets, experiment, wait, backend, submitted_by, **options):
+        try:
+            registered = register_pipeline_file(pipeline)
+            parameters = parse_set_options(sets)
+        except (SpecError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        except FileNotFoundError:
+            raise CommandError(f"{pipeline}: no such file") from None
+        engine = get_backend(backend)
+        try:
+            info = engine.submit_run(
+                pipeline_id=registered.pk, parameters=parameters, experiment=experiment, submitted_by=submitted_by
+            )
+        except SpecError as exc:
+            raise CommandError(str(exc)) from None
+        run = mirror_run(engine, info)
+        self.stdout.write(f"{info.id}\n{settings.PUBLIC_URL}{run.get_absolute_url()}")
+        if not wait:
+            return
+        status = self._wait(engine, info.id)
+        if status != RunStatus.COMPLETED:
+            raise CommandError(f"run {info.id} ended {status}")
+
+    def _wait(self, engine, run_id: str) -> str:
+        seen: dict[str, str] = {}
+        while True:
+            info = engine.get_run(run_id)
+            changes = [(s.node_id, s.status) for s in engine.get_steps(run_id) if seen.get(s.node_id) != s.status]
+            if seen.get("") != info.status:
+                changes.append(("", info.status))
+            for node_id, status in changes:
+                seen[node_id] = status
+                label = f"step {node_id}" if node_id else "run"
+                self.stdout.write(f"{time.strftime('%H:%M:%S')} {label} {status}")
+            if changes:
+                mirror_run(engine, info)
+            if RunStatus.is_terminal(info.status):
+                return info.status
+            time.sleep(0.5)

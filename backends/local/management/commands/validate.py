@@ -1,0 +1,49 @@
+"""``manage.py validate PIPELINE.yml``: check a pipeline file without running it."""
+
+import os
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from backends.local.spec import PipelineSpec, SpecError, load_pipeline
+
+
+class Command(BaseCommand):
+    help = (
+        "Load Azure ML CLI v2 pipeline files without running them: print each one's steps and edges, "
+        "or its problems as file:line: field: message (exit status 1)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("pipelines", nargs="+", metavar="PIPELINE.yml")
+
+    def handle(self, *args: object, pipelines: list[str], **options: object) -> None:
+        failed = 0
+        for path in pipelines:
+            try:
+                spec = load_pipeline(path)
+            except FileNotFoundError as error:
+                self.stderr.write(f"{path}: no such file ({error.filename})")
+                failed += 1
+            except SpecError as error:
+                self.stderr.write(str(error))
+                failed += 1
+            else:
+                self.describe(path, spec)
+        if failed:
+            raise CommandError(f"{failed} of {len(pipelines)} pipeline files are invalid")
+
+    def describe(self, path: str, spec: PipelineSpec) -> None:
+        title = spec.display_name or spec.name or path
+        self.stdout.write(self.style.SUCCESS(f"{path}: {title}: {len(spec.jobs)} steps, {len(spec.edges)} edges"))
+        for name, value in spec.inputs.items():
+            self.stdout.write(f"  input  {name} ({value.type}) = {value.default!r}")
+        self.stdout.write("steps:")
+        for name in spec.topological_order():
+            step = spec.jobs[name]
+            component = os.path.relpath(step.component) if step.component else "inline"
+            self.stdout.write(f"  {name}  [{component}]")
+            self.stdout.write(f"      {' '.join(step.command.split())}")
+        self.stdout.write("edges:")
+        for edge in spec.edges:
+            source, target = f"{edge.source_step}.{edge.source_output}", f"{edge.target_step}.{edge.target_input}"
+            self.stdout.write(f"  {source} -> {target}")

@@ -1,0 +1,87 @@
+"""The local engine's own state. Private to backends/local: the mirror reads it only through the contract."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from backends.base import RunStatus
+
+STATUS_CHOICES = [(s, s) for s in RunStatus.ALL]
+
+
+class LocalPipeline(models.Model):
+    id = models.CharField(primary_key=True, max_length=255)  # the pipeline's name
+    display_name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    experiment_name = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=dict)
+    source = models.CharField(max_length=1024)  # the YAML file it was registered from
+    definition = models.TextField()
+    spec = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "local_engine_pipeline"
+
+    def __str__(self) -> str:
+        return self.pk
+
+
+class LocalRun(models.Model):
+    id = models.CharField(primary_key=True, max_length=64)
+    pipeline = models.ForeignKey(LocalPipeline, null=True, on_delete=models.SET_NULL, related_name="runs")
+    display_name = models.CharField(max_length=255, blank=True)
+    experiment_name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict)
+    parameters = models.JSONField(default=dict)
+    spec = models.JSONField()  # the resolved definition the run was submitted with: its snapshot
+    status = models.CharField(max_length=32, choices=STATUS_CHOICES, default=RunStatus.NOT_STARTED)
+    submitted_by = models.CharField(max_length=255, blank=True)
+    continue_on_step_failure = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        db_table = "local_engine_run"
+        indexes = [models.Index(fields=["status"], name="local_run_status")]
+
+    def __str__(self) -> str:
+        return self.pk
+
+
+class LocalStep(models.Model):
+    id = models.CharField(primary_key=True, max_length=64)
+    run = models.ForeignKey(LocalRun, on_delete=models.CASCADE, related_name="steps")
+    node_id = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=255, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=32, choices=STATUS_CHOICES, default=RunStatus.NOT_STARTED)
+    command = models.TextField(blank=True)  # as run, bindings resolved
+    environment = models.CharField(max_length=512, blank=True)
+    compute = models.CharField(max_length=255, blank=True)
+    inputs = models.JSONField(default=dict)
+    outputs = models.JSONField(default=dict)
+    fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    exit_code = models.IntegerField(null=True)
+    error = models.TextField(blank=True)
+    reused_step = models.ForeignKey("self", null=True, on_delete=models.SET_NULL, related_name="+")
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.IntegerField(null=True)
+    heartbeat_at = models.DateTimeField(null=True)
+    queued_at = models.DateTimeField(null=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "local_engine_step"
+        constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="local_step_run_node")]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="local_step_heartbeat")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.node_id}"

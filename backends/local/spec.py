@@ -1,0 +1,886 @@
+"""Load and check Azure ML CLI v2 pipeline YAML for the local engine.
+
+Files are read unchanged, as ``az ml job create`` reads them, and checked in full before anything runs: every
+problem found is reported at once, each naming its file, line and field, so a pipeline is fixed in one pass rather
+than one error per submit. Pure Python (no Django), shared by the engine, the ``validate`` command and the tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarbool import ScalarBoolean
+
+LITERAL_TYPES = ("string", "integer", "number", "boolean")
+PATH_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}")
+_PLACEHOLDER = re.compile(rf"\$\{{\{{\s*(inputs|outputs)\.({_NAME})\s*\}}\}}")
+_OPTIONAL_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+_INPUT_REF = re.compile(rf"(?:parent\.)?inputs\.({_NAME})")
+_STEP_REF = re.compile(rf"(?:parent\.)?jobs\.({_NAME})\.outputs\.({_NAME})")
+_OUTPUT_REF = re.compile(rf"(?:parent\.)?outputs\.({_NAME})")
+_REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # azureml:, azureml://, https://, wasbs://, ...
+_BAD = object()  # a value that was reported as a problem
+
+
+class SpecProblem(NamedTuple):
+    file: str
+    line: int  # 1-based; 0 when the problem is not in a file (e.g. a parameter given on a command line)
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}"
+
+
+class SpecError(ValueError):
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(map(str, self.problems)))
+
+
+@dataclass
+class InputSpec:
+    name: str
+    type: str
+    default: Any = None
+    optional: bool = False
+    description: str = ""
+
+
+@dataclass
+class OutputSpec:
+    name: str
+    type: str = "uri_folder"
+    pipeline_output: str | None = None
+
+
+@dataclass
+class Binding:
+    kind: str  # literal | pipeline_input | step_output | unset
+    type: str
+    value: Any = None
+    source: str = ""
+    output: str = ""
+
+
+@dataclass
+class StepSpec:
+    name: str
+    display_name: str
+    type: str
+    command: str
+    code: str | None
+    environment: str
+    compute: str
+    environment_variables: dict[str, str]
+    inputs: dict[str, Binding]
+    outputs: dict[str, OutputSpec]
+    timeout: int | None
+    is_deterministic: bool
+    component: str | None
+    line: int
+
+
+@dataclass
+class EdgeSpec:
+    source_step: str
+    source_output: str
+    target_step: str
+    target_input: str
+
+
+@dataclass
+class PipelineSpec:
+    path: str
+    text: str
+    name: str
+    display_name: str
+    experiment_name: str
+    description: str
+    tags: dict[str, str]
+    inputs: dict[str, InputSpec]
+    outputs: dict[str, OutputSpec]
+    continue_on_step_failure: bool
+    force_rerun: bool
+    default_compute: str
+    jobs: dict[str, StepSpec]
+    edges: list[EdgeSpec] = field(default_factory=list)
+
+    def upstream(self, step: str) -> set[str]:
+        """The steps whose outputs ``step`` reads directly."""
+        return {e.source_step for e in self.edges if e.target_step == step}
+
+    def topological_order(self) -> list[str]:
+        # One step at a time, earliest in the file first, so every run of a pipeline lists its steps alike.
+        pending = {name: self.upstream(name) for name in self.jobs}
+        order: list[str] = []
+        while pending:
+            ready = next((n for n, ups in pending.items() if ups <= set(order)), None)
+            if ready is None:
+                raise SpecError(
+                    [SpecProblem(self.path, 0, "jobs", f"jobs form a cycle: {', '.join(pending)}")]
+                )
+            order.append(ready)
+            del pending[ready]
+        return order
+
+    def with_parameters(self, values: dict[str, Any]) -> PipelineSpec:
+        """A copy whose pipeline inputs take ``values`` (typed, or strings from a command line)."""
+        spec = copy.deepcopy(self)
+        problems = []
+        for key, value in values.items():
+            name = key.removeprefix("parent.").removeprefix("inputs.")
+            if name not in spec.inputs:
+                known = ", ".join(spec.inputs) or "none"
+                problems.append(
+                    SpecProblem(self.path, 0, f"inputs.{name}", f"no such pipeline input ({known})")
+                )
+                continue
+            try:
+                spec.inputs[name].default = _parameter(value, spec.inputs[name])
+            except ValueError as error:
+                problems.append(SpecProblem(self.path, 0, f"inputs.{name}", str(error)))
+        if problems:
+            raise SpecError(problems)
+        return spec
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PipelineSpec:
+        def step(d: dict) -> StepSpec:
+            return StepSpec(
+                **{
+                    **d,
+                    "inputs": {k: Binding(**v) for k, v in d["inputs"].items()},
+                    "outputs": {k: OutputSpec(**v) for k, v in d["outputs"].items()},
+                }
+            )
+
+        return cls(
+            **{
+                **data,
+                "inputs": {k: InputSpec(**v) for k, v in data["inputs"].items()},
+                "outputs": {k: OutputSpec(**v) for k, v in data["outputs"].items()},
+                "jobs": {k: step(v) for k, v in data["jobs"].items()},
+                "edges": [EdgeSpec(**e) for e in data["edges"]],
+            }
+        )
+
+
+def load_pipeline(path: str | os.PathLike) -> PipelineSpec:
+    """Load and check a pipeline file; SpecError lists every problem found."""
+    loader = _Loader()
+    spec = loader.pipeline(path)
+    if loader.problems or spec is None:
+        raise SpecError(loader.problems)
+    return spec
+
+
+def parse_set_options(items: list[str]) -> dict[str, str]:
+    """``["lr=0.1", "inputs.epochs=3"]`` -> ``{"lr": "0.1", "epochs": "3"}``."""
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip().removeprefix("parent.").removeprefix("inputs.")
+        if not sep or not re.fullmatch(_NAME, name):
+            raise ValueError(
+                f"--set {item!r}: expected NAME=VALUE or inputs.NAME=VALUE, e.g. inputs.epochs=3"
+            )
+        values[name] = value
+    return values
+
+
+def render_command(template: str, inputs: dict[str, Any | None], outputs: dict[str, str]) -> str:
+    """The command with its ``${{inputs.x}}``/``${{outputs.y}}`` replaced, as Azure ML renders it.
+
+    ``[--lr ${{inputs.lr}}]`` is Azure ML's optional segment: kept (without brackets) when every input in it has a
+    value, dropped whole when one is None.
+    """
+
+    def value(kind: str, name: str) -> Any:
+        values = inputs if kind == "inputs" else outputs
+        if name not in values:
+            raise ValueError(f"the command uses ${{{{{kind}.{name}}}}}, which was given no value")
+        return values[name]
+
+    def segment(match: re.Match) -> str:
+        used = _PLACEHOLDER.findall(match[1])
+        if not used:
+            return match[0]
+        return "" if any(value(kind, name) is None for kind, name in used) else match[1]
+
+    text = _OPTIONAL_SEGMENT.sub(segment, template)
+    return _PLACEHOLDER.sub(lambda m: _shell_word(value(m[1], m[2])), text)
+
+
+def _shell_word(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bool, int, float)):
+        return str(value)  # Python's spelling, as Azure ML's: True/False, 0.1, 1e-05
+    return shlex.quote(str(value))
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's round-trip scalars as plain Python values, so specs compare, copy and serialise simply."""
+    if isinstance(value, (bool, ScalarBoolean)):
+        return bool(value)
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def _python_type(value: Any) -> str | None:
+    if isinstance(value, (bool, ScalarBoolean)):
+        return "boolean"
+    return {int: "integer", float: "number", str: "string"}.get(type(_plain(value)))
+
+
+def _coerce(value: Any, type_: str) -> Any:
+    """``value`` as a ``type_`` literal; a string (from YAML or a command line) is parsed."""
+    value = _plain(value)
+    if type_ == "string" and isinstance(value, (str, int, float)):
+        return str(value)
+    if type_ == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+    elif type_ in ("integer", "number") and not isinstance(value, bool):
+        parse = int if type_ == "integer" else float
+        if isinstance(value, int) or (type_ == "number" and isinstance(value, float)):
+            return parse(value)
+        if isinstance(value, str):
+            try:
+                return parse(value.strip())
+            except ValueError:
+                pass
+    article = "an" if type_[0] in "aeiou" else "a"
+    raise ValueError(f"{value!r} is not {article} {type_}")
+
+
+def _parameter(value: Any, spec: InputSpec) -> Any:
+    if value is None:
+        if spec.optional:
+            return None
+        raise ValueError("a value is required")
+    if spec.type not in PATH_TYPES:
+        return _coerce(value, spec.type)
+    # A path given at submit time is relative to where it was typed, not to the pipeline file.
+    path = os.path.abspath(os.path.expanduser(str(value)))
+    if _REMOTE.match(str(value)) or not os.path.exists(path):
+        raise ValueError(f"path '{value}' does not exist on this machine")
+    return path
+
+
+def _line(node: Any, key: Any = None) -> int:
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return 1
+    if key is not None and isinstance(node, dict) and key in node:
+        return lc.key(key)[0] + 1
+    return (lc.line or 0) + 1
+
+
+def _expressions(text: str) -> list[tuple[str, str | None]]:
+    """Each ``${{...}}`` in ``text`` with its dotted inner name, or None when it is malformed."""
+    found: list[tuple[str, str | None]] = []
+    for match in _EXPRESSION.finditer(text):
+        inner = match[1].strip()
+        found.append((match[0], inner if re.fullmatch(rf"{_NAME}(\.{_NAME})*", inner) else None))
+    rest = _EXPRESSION.sub("", text)
+    if "${{" in rest:
+        found.append((rest[rest.index("${{") :][:40], None))
+    return found
+
+
+def _single_expression(text: str) -> str:
+    found = _expressions(text)
+    if len(found) != 1 or found[0][1] is None or found[0][0] != text.strip():
+        raise ValueError(
+            f"malformed expression {text!r}: a binding is exactly one ${{{{...}}}} of dotted names"
+        )
+    return found[0][1]
+
+
+def _compatible(wanted: str, given: str) -> bool:
+    return (
+        wanted == given
+        or (wanted == "number" and given == "integer")
+        or (wanted == "string" and given in LITERAL_TYPES)
+        or (wanted in PATH_TYPES and given in PATH_TYPES)
+    )
+
+
+def _names(items: Any) -> str:
+    return ", ".join(map(str, items)) or "none"
+
+
+class _File(NamedTuple):
+    shown: str  # as problems name it: the path the user gave, or a component's path relative to it
+    path: Path  # absolute
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+@dataclass
+class _Component:
+    path: str | None
+    name: str
+    display_name: str
+    command: str
+    code: str | None
+    environment: str
+    is_deterministic: bool
+    inputs: dict[str, InputSpec]
+    outputs: dict[str, OutputSpec]
+
+
+@dataclass
+class _Job:
+    name: str
+    node: dict
+    line: int
+    component: _Component | None
+    outputs: dict[str, OutputSpec]
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.problems: list[SpecProblem] = []
+        self.components: dict[Path, _Component | None] = {}
+        self.bound: dict[str, str] = {}  # pipeline output -> the job output bound to it
+
+    def problem(self, file: _File, line: int, field: str, message: str) -> None:
+        self.problems.append(SpecProblem(file.shown, line, field, message))
+
+    def read(self, file: _File) -> tuple[str, Any]:
+        text = file.path.read_text(encoding="utf-8")
+        try:
+            return text, YAML(typ="rt").load(text)
+        except MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            detail = "; ".join(str(part) for part in (error.context, error.problem) if part)
+            self.problem(file, mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {detail}")
+        except YAMLError as error:
+            self.problem(file, 1, "yaml", f"invalid YAML: {error}")
+        return text, _BAD
+
+    def value(self, file: _File, node: dict, key: str, where: str, expected: str, default: Any = None) -> Any:
+        """``node[key]`` when it is of the ``expected`` kind; absent or null gives ``default``."""
+        value = node.get(key)
+        if value is None:
+            return default
+        checks = {
+            "text": (not isinstance(value, (dict, list)), "text"),
+            "boolean": (isinstance(value, bool), "true or false"),
+            "mapping": (isinstance(value, dict), "a mapping"),
+            "seconds": (type(value) is int and value > 0, "a whole number of seconds above 0"),
+        }
+        ok, wanted = checks[expected]
+        if not ok:
+            self.problem(file, _line(node, key), where, f"expected {wanted}, got {_plain(value)!r}")
+            return default
+        return str(value) if expected == "text" else _plain(value)
+
+    def valid_name(self, file: _File, node: dict, name: Any, where: str) -> bool:
+        if isinstance(name, str) and re.fullmatch(_NAME, name):
+            return True
+        message = f"{name!r} is not a valid name: use letters, digits and _, not starting with a digit"
+        self.problem(file, _line(node, name), where, message)
+        return False
+
+    def pipeline(self, path: str | os.PathLike) -> PipelineSpec | None:
+        file = _File(os.fspath(path), Path(path).absolute())
+        text, doc = self.read(file)
+        if doc is _BAD:
+            return None
+        if not isinstance(doc, dict):
+            self.problem(
+                file, _line(doc), "(root)", "expected a mapping of pipeline fields (type: pipeline, jobs:)"
+            )
+            return None
+        kind = doc.get("type")
+        if kind != "pipeline":
+            got = "no type" if kind is None else f"type {kind!r}"
+            self.problem(file, _line(doc, "type"), "type", f"expected 'type: pipeline', got {got}")
+        inputs = self.inputs(file, doc, "", typed=False)
+        outputs = self.outputs(file, doc, "")
+        settings = self.value(file, doc, "settings", "settings", "mapping", {})
+        compute = self.value(file, settings, "default_compute", "settings.default_compute", "text")
+        spec = PipelineSpec(
+            path=str(file.path),
+            text=text,
+            name=self.value(file, doc, "name", "name", "text", ""),
+            display_name=self.value(file, doc, "display_name", "display_name", "text", ""),
+            experiment_name=self.value(file, doc, "experiment_name", "experiment_name", "text", ""),
+            description=self.value(file, doc, "description", "description", "text", ""),
+            tags={str(k): str(v) for k, v in self.value(file, doc, "tags", "tags", "mapping", {}).items()},
+            inputs=inputs,
+            outputs=outputs,
+            continue_on_step_failure=self.value(
+                file,
+                settings,
+                "continue_on_step_failure",
+                "settings.continue_on_step_failure",
+                "boolean",
+                False,
+            ),
+            force_rerun=self.value(file, settings, "force_rerun", "settings.force_rerun", "boolean", False),
+            default_compute=compute or self.value(file, doc, "compute", "compute", "text", ""),
+            jobs={},
+        )
+        jobs_node = self.value(file, doc, "jobs", "jobs", "mapping", {})
+        if not jobs_node:
+            self.problem(
+                file, _line(doc, "jobs"), "jobs", "no jobs: a pipeline needs at least one job under jobs:"
+            )
+        # Outputs first, so that a binding may name a job further down the file.
+        jobs = {name: self.job_head(file, jobs_node, name, spec) for name in jobs_node}
+        for job in jobs.values():
+            if job is not None:
+                spec.jobs[job.name] = self.job_body(file, job, jobs, spec)
+        spec.edges = [
+            EdgeSpec(b.source, b.output, step.name, name)
+            for step in spec.jobs.values()
+            for name, b in step.inputs.items()
+            if b.kind == "step_output"
+        ]
+        self.check_cycles(file, spec)
+        return spec
+
+    def inputs(self, file: _File, doc: dict, prefix: str, typed: bool) -> dict[str, InputSpec]:
+        node = self.value(file, doc, "inputs", f"{prefix}inputs", "mapping", {})
+        specs = {}
+        for name in node:
+            where = f"{prefix}inputs.{name}"
+            if self.valid_name(file, node, name, where):
+                spec = self.input_declaration(file, node, name, where, typed)
+                if spec is not None:
+                    specs[name] = spec
+        return specs
+
+    def input_declaration(
+        self, file: _File, node: dict, name: str, where: str, typed: bool
+    ) -> InputSpec | None:
+        decl = node[name]
+        line = _line(node, name)
+        if not isinstance(decl, dict):
+            # A pipeline input may be a bare literal (lr: 0.01); a component input is always declared.
+            type_ = None if typed else _python_type(decl)
+            if type_ is None:
+                self.problem(
+                    file, line, where, "expected a mapping with a type, e.g. {type: string, default: abc}"
+                )
+                return None
+            return InputSpec(name, type_, _plain(decl))
+        key = next((k for k in ("default", "value", "path") if decl.get(k) is not None), None)
+        raw = decl.get(key) if key else None
+        type_ = decl.get("type")
+        if type_ is None and not typed:
+            type_ = "uri_folder" if key == "path" else _python_type(raw)
+        if type_ is None:
+            self.problem(file, _line(decl, "type"), f"{where}.type", "missing type, e.g. {type: string}")
+            return None
+        type_ = str(type_)
+        if type_ not in LITERAL_TYPES + PATH_TYPES:
+            known = _names(LITERAL_TYPES + PATH_TYPES)
+            self.problem(
+                file, _line(decl, "type"), f"{where}.type", f"unknown type {type_!r} (one of {known})"
+            )
+            return None
+        default = None if key is None else self.literal(file, _line(decl, key), f"{where}.{key}", type_, raw)
+        return InputSpec(
+            name=name,
+            type=type_,
+            default=None if default is _BAD else default,
+            optional=self.value(file, decl, "optional", f"{where}.optional", "boolean", False),
+            description=self.value(file, decl, "description", f"{where}.description", "text", ""),
+        )
+
+    def literal(self, file: _File, line: int, where: str, type_: str | None, raw: Any) -> Any:
+        """``raw`` as a value of ``type_``: a typed Python value, or an absolute local path."""
+        if type_ is None:
+            self.problem(
+                file, line, where, f"expected a value or a ${{{{...}}}} binding, got {_plain(raw)!r}"
+            )
+            return _BAD
+        if type_ not in PATH_TYPES:
+            try:
+                return _coerce(raw, type_)
+            except ValueError as error:
+                self.problem(file, line, where, str(error))
+                return _BAD
+        if not isinstance(raw, str):
+            self.problem(file, line, where, f"expected a path, got {_plain(raw)!r}")
+            return _BAD
+        if _REMOTE.match(raw.removeprefix("file:")):
+            self.problem(
+                file, line, where, f"path '{raw}' is not on this machine; the local engine reads local files"
+            )
+            return _BAD
+        path = os.path.normpath(file.folder / raw.removeprefix("file:"))
+        wrong = {"uri_file": os.path.isdir, "uri_folder": os.path.isfile}.get(type_)
+        if not os.path.exists(path):
+            self.problem(file, line, where, f"path '{raw}' does not exist ({path})")
+        elif wrong and wrong(path):
+            self.problem(file, line, where, f"path '{raw}' is not a {type_[4:]}, as a {type_} needs")
+        return path
+
+    def outputs(self, file: _File, doc: dict, prefix: str) -> dict[str, OutputSpec]:
+        node = self.value(file, doc, "outputs", f"{prefix}outputs", "mapping", {})
+        specs = {}
+        for name, decl in node.items():
+            where = f"{prefix}outputs.{name}"
+            if not self.valid_name(file, node, name, where):
+                continue
+            if decl is not None and not isinstance(decl, dict):
+                self.problem(file, _line(node, name), where, "expected a mapping, e.g. {type: uri_folder}")
+                continue
+            specs[name] = OutputSpec(name, self.output_type(file, decl or {}, where) or "uri_folder")
+        return specs
+
+    def output_type(self, file: _File, decl: dict, where: str) -> str | None:
+        type_ = decl.get("type")
+        if type_ is not None and str(type_) not in PATH_TYPES + LITERAL_TYPES:
+            self.problem(file, _line(decl, "type"), f"{where}.type", f"unknown output type {str(type_)!r}")
+            return None
+        return None if type_ is None else str(type_)
+
+    def command(self, file: _File, node: dict, prefix: str, inputs: Any, outputs: Any, line: int) -> str:
+        where = f"{prefix}command"
+        command = self.value(file, node, "command", where, "text", "")
+        if not command.strip():
+            self.problem(file, line, where, "no command: a command job needs a command to run")
+            return ""
+        line = _line(node, "command")
+        for raw, inner in _expressions(command):
+            kind, _, name = (inner or "").partition(".")
+            declared = {"inputs": inputs, "outputs": outputs}.get(kind)
+            if inner is None:
+                self.problem(file, line, where, f"malformed expression {raw!r}")
+            elif declared is None or "." in name:
+                self.problem(
+                    file,
+                    line,
+                    where,
+                    f"{raw} cannot be used in a command; use ${{{{inputs.x}}}} or ${{{{outputs.y}}}}",
+                )
+            elif name not in declared:
+                self.problem(
+                    file, line, where, f"{raw}: no {kind[:-1]} '{name}' is declared ({_names(declared)})"
+                )
+        return command
+
+    def code(self, file: _File, node: dict, prefix: str) -> str | None:
+        code = self.value(file, node, "code", f"{prefix}code", "text")
+        if code is None:
+            return None
+        line, local = _line(node, "code"), code.removeprefix("file:")
+        if _REMOTE.match(local):
+            self.problem(
+                file, line, f"{prefix}code", f"code '{code}' is not on this machine; use a local folder"
+            )
+            return None
+        path = os.path.normpath(file.folder / local)
+        if not os.path.isdir(path):
+            self.problem(file, line, f"{prefix}code", f"code folder '{code}' not found ({path})")
+        return path
+
+    def component(self, file: _File, doc: Any, prefix: str, path: str | None) -> _Component | None:
+        if not isinstance(doc, dict):
+            self.problem(
+                file, _line(doc), prefix.rstrip(".") or "(root)", "expected a command component mapping"
+            )
+            return None
+        kind = doc.get("type", "command")
+        if kind != "command":
+            message = (
+                f"component type {str(kind)!r} is not supported by the local engine (only command components)"
+            )
+            self.problem(file, _line(doc, "type"), f"{prefix}type", message)
+            return None
+        inputs = self.inputs(file, doc, prefix, typed=True)
+        outputs = self.outputs(file, doc, prefix)
+        environment = doc.get("environment")
+        if isinstance(environment, dict):  # an inline environment: its image names it best
+            environment = environment.get("image") or environment.get("name")
+        name = self.value(file, doc, "name", f"{prefix}name", "text", "")
+        return _Component(
+            path=path,
+            name=name or (Path(path).stem if path else ""),
+            display_name=self.value(file, doc, "display_name", f"{prefix}display_name", "text", ""),
+            command=self.command(file, doc, prefix, inputs, outputs, _line(doc)),
+            code=self.code(file, doc, prefix),
+            environment="" if environment is None else str(environment),
+            is_deterministic=self.value(
+                file, doc, "is_deterministic", f"{prefix}is_deterministic", "boolean", True
+            ),
+            inputs=inputs,
+            outputs=outputs,
+        )
+
+    def component_file(self, file: _File, job: dict, where: str) -> _Component | None:
+        ref = job["component"]
+        line = _line(job, "component")
+        if isinstance(ref, dict):
+            return self.component(file, ref, f"{where}.", None)
+        local = str(ref).removeprefix("file:")
+        if _REMOTE.match(local):
+            message = (
+                f"{ref!r}: registered components cannot run in the local engine; use a local component file"
+            )
+            self.problem(file, line, where, message)
+            return None
+        path = Path(os.path.normpath(file.folder / local))
+        if not path.is_file():
+            self.problem(file, line, where, f"component file '{ref}' not found ({path})")
+            return None
+        if path not in self.components:
+            self.components[path] = None  # a component that names itself is reported once, not forever
+            component_file = _File(os.path.normpath(os.path.join(os.path.dirname(file.shown), local)), path)
+            _, doc = self.read(component_file)
+            if doc is not _BAD:
+                self.components[path] = self.component(component_file, doc, "", str(path))
+        return self.components[path]
+
+    def job_head(self, file: _File, jobs: dict, name: str, spec: PipelineSpec) -> _Job | None:
+        """The job's kind, component and outputs; None when it cannot run (already reported)."""
+        where, node, line = f"jobs.{name}", jobs[name], _line(jobs, name)
+        if not self.valid_name(file, jobs, name, where):
+            return None
+        if not isinstance(node, dict):
+            self.problem(file, line, where, "expected a mapping with a command or a component")
+            return None
+        kind = node.get("type", "command")
+        if kind != "command":
+            message = (
+                f"job type {str(kind)!r} is not supported by the local engine (only command jobs run locally)"
+            )
+            self.problem(file, _line(node, "type"), f"{where}.type", message)
+            return None
+        component = None
+        if node.get("component") is not None:
+            component = self.component_file(file, node, f"{where}.component")
+            if component is None:
+                return None
+            for key in ("command", "code"):
+                if key in node:
+                    message = f"a job that uses a component cannot set its own {key}; change the component"
+                    self.problem(file, _line(node, key), f"{where}.{key}", message)
+        outputs = {n: dataclasses.replace(o) for n, o in (component.outputs if component else {}).items()}
+        bindings = self.value(file, node, "outputs", f"{where}.outputs", "mapping", {})
+        for output, value in bindings.items():
+            field_, out_line = f"{where}.outputs.{output}", _line(bindings, output)
+            if component and output not in outputs:
+                message = f"component '{component.name}' has no output '{output}' ({_names(outputs)})"
+                self.problem(file, out_line, field_, message)
+                continue
+            if not component and not self.valid_name(file, bindings, output, field_):
+                continue
+            out = outputs.setdefault(output, OutputSpec(output))
+            if isinstance(value, str):
+                self.bind_pipeline_output(file, out_line, field_, value, out, spec, f"{name}.{output}")
+            elif isinstance(value, dict):
+                out.type = self.output_type(file, value, field_) or out.type
+            elif value is not None:
+                self.problem(
+                    file, out_line, field_, "expected ${{parent.outputs.name}} or a mapping with a type"
+                )
+        return _Job(name, node, line, component, outputs)
+
+    def bind_pipeline_output(
+        self, file: _File, line: int, where: str, value: str, out: OutputSpec, spec: PipelineSpec, name: str
+    ) -> None:
+        try:
+            match = _OUTPUT_REF.fullmatch(_single_expression(value))
+        except ValueError as error:
+            self.problem(file, line, where, str(error))
+            return
+        if match is None:
+            self.problem(
+                file, line, where, f"{value!r} is not an output binding; use ${{{{parent.outputs.name}}}}"
+            )
+            return
+        target = match[1]
+        if target not in spec.outputs:
+            self.problem(file, line, where, f"no pipeline output '{target}' ({_names(spec.outputs)})")
+        elif target in self.bound:
+            self.problem(
+                file, line, where, f"pipeline output '{target}' is already bound to {self.bound[target]}"
+            )
+        else:
+            out.pipeline_output = target
+            out.type = spec.outputs[target].type
+            self.bound[target] = f"jobs.{name}"
+
+    def job_body(self, file: _File, job: _Job, jobs: dict[str, _Job | None], spec: PipelineSpec) -> StepSpec:
+        where, node, component = f"jobs.{job.name}", job.node, job.component
+        bindings = self.value(file, node, "inputs", f"{where}.inputs", "mapping", {})
+        inputs: dict[str, Binding] = {}
+        for name, value in bindings.items():
+            field_ = f"{where}.inputs.{name}"
+            declared = component.inputs.get(name) if component else None
+            if component and declared is None:
+                message = f"component '{component.name}' has no input '{name}' ({_names(component.inputs)})"
+                self.problem(file, _line(bindings, name), field_, message)
+            elif value is None and not component:
+                self.problem(file, _line(bindings, name), field_, "no value given")
+            elif value is not None and (component or self.valid_name(file, bindings, name, field_)):
+                binding = self.binding(file, bindings, name, field_, declared, jobs, spec)
+                if binding is not None:
+                    inputs[name] = binding
+        if component:
+            for name, declared in component.inputs.items():
+                if bindings.get(name) is not None:
+                    continue  # bound, or its problem is already reported
+                if declared.default is not None:
+                    inputs[name] = Binding("literal", declared.type, declared.default)
+                elif declared.optional:
+                    inputs[name] = Binding("unset", declared.type)
+                else:
+                    message = (
+                        f"missing required input '{name}' (component '{component.name}' gives no default)"
+                    )
+                    self.problem(
+                        file,
+                        _line(node, "inputs") if bindings else job.line,
+                        f"{where}.inputs.{name}",
+                        message,
+                    )
+            inputs = {n: inputs[n] for n in component.inputs if n in inputs}
+            command, code = component.command, component.code
+        else:
+            command = self.command(file, node, f"{where}.", bindings, job.outputs, job.line)
+            code = self.code(file, node, f"{where}.")
+        limits = self.value(file, node, "limits", f"{where}.limits", "mapping", {})
+        variables = self.value(
+            file, node, "environment_variables", f"{where}.environment_variables", "mapping", {}
+        )
+        environment = node.get("environment")
+        return StepSpec(
+            name=job.name,
+            display_name=self.value(file, node, "display_name", f"{where}.display_name", "text", "")
+            or (component.display_name if component else ""),
+            type="command",
+            command=command,
+            code=code,
+            environment=str(environment)
+            if environment is not None
+            else (component.environment if component else ""),
+            compute=self.value(file, node, "compute", f"{where}.compute", "text", "") or spec.default_compute,
+            environment_variables={str(k): str(_plain(v)) for k, v in variables.items()},
+            inputs=inputs,
+            outputs=job.outputs,
+            timeout=self.value(file, limits, "timeout", f"{where}.limits.timeout", "seconds"),
+            is_deterministic=self.value(
+                file,
+                node,
+                "is_deterministic",
+                f"{where}.is_deterministic",
+                "boolean",
+                component.is_deterministic if component else True,
+            ),
+            component=component.path if component else None,
+            line=job.line,
+        )
+
+    def binding(
+        self,
+        file: _File,
+        node: dict,
+        name: str,
+        where: str,
+        declared: InputSpec | None,
+        jobs: dict[str, _Job | None],
+        spec: PipelineSpec,
+    ) -> Binding | None:
+        value, line, wanted = node[name], _line(node, name), declared.type if declared else None
+        if isinstance(value, dict):  # {type: uri_folder, path: ..., mode: ...} or {type: integer, value: 3}
+            given = self.output_type(file, value, where) if "type" in value else None
+            key = next((k for k in ("path", "value", "default") if value.get(k) is not None), None)
+            if key is None:
+                self.problem(
+                    file, line, where, "expected a path or a value, e.g. {type: uri_folder, path: ./data}"
+                )
+                return None
+            wanted = wanted or given or ("uri_folder" if key == "path" else None)
+            value, line, where = value[key], _line(value, key), f"{where}.{key}"
+        if not (isinstance(value, str) and "${{" in value):
+            type_ = wanted or _python_type(value)
+            literal = self.literal(file, line, where, type_, value)
+            return None if literal is _BAD else Binding("literal", type_, literal)
+        try:
+            inner = _single_expression(value)
+        except ValueError as error:
+            self.problem(file, line, where, str(error))
+            return None
+        if match := _INPUT_REF.fullmatch(inner):
+            source = spec.inputs.get(match[1])
+            if source is None:
+                self.problem(file, line, where, f"no pipeline input '{match[1]}' ({_names(spec.inputs)})")
+                return None
+            self.check_type(file, line, where, wanted, source.type, f"pipeline input '{match[1]}'")
+            return Binding("pipeline_input", wanted or source.type, source=match[1])
+        if match := _STEP_REF.fullmatch(inner):
+            step, output = match[1], match[2]
+            if step not in jobs:
+                self.problem(file, line, where, f"no job '{step}' ({_names(jobs)})")
+                return None
+            upstream = jobs[step]
+            if upstream is None:  # that job cannot run, which is reported already
+                return Binding("step_output", wanted or "uri_folder", source=step, output=output)
+            if output not in upstream.outputs:
+                self.problem(
+                    file, line, where, f"job '{step}' has no output '{output}' ({_names(upstream.outputs)})"
+                )
+                return None
+            given = upstream.outputs[output].type
+            self.check_type(file, line, where, wanted, given, f"output '{output}' of job '{step}'")
+            return Binding("step_output", wanted or given, source=step, output=output)
+        message = f"{value!r} is not an input binding; use ${{{{parent.inputs.x}}}} or ${{{{parent.jobs.a.outputs.b}}}}"
+        self.problem(file, line, where, message)
+        return None
+
+    def check_type(
+        self, file: _File, line: int, where: str, wanted: str | None, given: str, what: str
+    ) -> None:
+        if wanted and not _compatible(wanted, given):
+            self.problem(file, line, where, f"expects {wanted} but {what} is {given}")
+
+    def check_cycles(self, file: _File, spec: PipelineSpec) -> None:
+        upstream = {name: spec.upstream(name) for name in spec.jobs}
+        stuck = set(spec.jobs)
+        while freed := {n for n in stuck if not upstream[n] & stuck}:
+            stuck -= freed
+        reported: set[frozenset[str]] = set()
+        for start in (n for n in spec.jobs if n in stuck):
+            # Every stuck job has a stuck upstream job: walking upstream must come back round.
+            path = [start]
+            while (step := min(upstream[path[-1]] & stuck, key=list(spec.jobs).index)) not in path:
+                path.append(step)
+            cycle = path[path.index(step) :][::-1]
+            if frozenset(cycle) in reported:
+                continue
+            reported.add(frozenset(cycle))
+            first = min(cycle, key=list(spec.jobs).index)
+            cycle = cycle[cycle.index(first) :] + cycle[: cycle.index(first)]
+            message = f"jobs form a cycle: {' -> '.join([*cycle, first])}"
+            self.problem(file, spec.jobs[first].line, f"jobs.{first}", message)

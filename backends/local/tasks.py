@@ -1,0 +1,17 @@
+"""Celery tasks of the local engine. Thin: they take ids and call the executor."""
+
+from celery import shared_task
+
+from backends.local import executor
+
+
+@shared_task(ignore_result=True, acks_late=False)
+def run_step(step_id: str) -> None:
+    # At most once: a step is a process with side effects; a worker that dies mid-step is
+    # caught by its missing heartbeat, not by running the step a second time.
+    executor.execute_step(step_id)
+
+
+@shared_task(ignore_result=True)
+def check_heartbeats() -> None:
+    executor.check_heartbeats()

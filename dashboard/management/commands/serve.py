@@ -1,0 +1,272 @@
+"""`manage.py serve` (what `make run` ends with): Redis, two Celery workers, beat and gunicorn, as one process.
+
+Each child runs in its own process group, so Ctrl-C reaches only this supervisor, which then stops the children
+in order: web, beat and workers first, then the local pipeline steps, then Redis, which the others need to shut
+down cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from dashboard.env import env_int
+from dashboard.management.commands.bootstrap import ADMIN_USERNAME, admin_password_file
+from dashboard.redis_server import EmbeddedRedis
+
+STOP_GRACE_SECONDS = 10
+READY_TIMEOUT_SECONDS = 60
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    readers: list[threading.Thread] = field(default_factory=list)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill_group(self) -> None:
+        # The whole group: gunicorn's and Celery's own worker processes share their parent's group.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+
+
+class Command(BaseCommand):
+    help = "Run Runboard: embedded Redis (unless REDIS_URL is set), Celery workers, beat and the web server."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--port", type=int, default=env_int("PORT", 8000), help="HTTP port (default: PORT or 8000)"
+        )
+
+    def handle(self, *args: Any, port: int, **options: Any) -> None:
+        self.children: list[Child] = []
+        self.redis: EmbeddedRedis | None = None
+        self.output_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.hurry = threading.Event()  # a second Ctrl-C: skip the grace period
+        self.redis_output: threading.Thread | None = None
+        self.signal_name = ""
+        previous = {sig: signal.signal(sig, self.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        failure = ""
+        try:
+            self.check_port_free(port)
+            failure = self.start_all(port) or self.supervise()
+        finally:
+            self.stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if failure:
+            raise CommandError(failure, returncode=1)
+        self.say("stopped")
+
+    # --- starting ------------------------------------------------------------------------------
+
+    def start_all(self, port: int) -> str:
+        """Start everything and wait for the web server; returns why it failed, or "" when it is up."""
+        env = os.environ | {"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "dashboard.settings"}
+        if settings.REDIS_EMBEDDED:
+            # Our own pipe, read from before Redis starts, so its last words are shown if it fails to start.
+            read_fd, write_fd = os.pipe()
+            self.redis_output = self.pump("redis", os.fdopen(read_fd, "rb"))
+            self.redis = EmbeddedRedis(
+                settings.VAR_DIR / "redis", socket_path=settings.EMBEDDED_REDIS_SOCKET, stdout=write_fd
+            )
+            try:
+                url = self.redis.start()
+            except RuntimeError as exc:
+                return f"redis: {exc}"
+            finally:
+                os.close(write_fd)
+            self.say(f"redis {'started' if self.redis.started_by_us else 'already running'} at {url}")
+        else:
+            url = settings.REDIS_URL
+        env["REDIS_URL"] = url
+
+        celery = [sys.executable, "-m", "celery", "-A", "dashboard"]
+        self.spawn("worker", [*celery, "worker", "-Q", "runboard", "-c", "2", "-n", "runboard@%h"], env)
+        self.spawn("steps", [*celery, "worker", "-Q", "steps", "-c", "4", "-n", "steps@%h"], env)
+        schedule = str(settings.VAR_DIR / "celerybeat-schedule")
+        self.spawn("beat", [*celery, "beat", "-s", schedule], env)
+        web = [sys.executable, "-m", "gunicorn", "dashboard.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+        web += ["--worker-class", "gthread", "--threads", "8", "--workers", "2"]
+        self.spawn("web", web, env)
+
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not self.answers_http(port):
+            if self.stopping.is_set():
+                return ""
+            if failure := self.dead_child():
+                return failure
+            if time.monotonic() > deadline:
+                return f"the web server did not answer on port {port} within {READY_TIMEOUT_SECONDS} s"
+            time.sleep(0.25)
+        self.announce(port)
+        return ""
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        process = subprocess.Popen(
+            argv,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+        child = Child(name, process)
+        self.children.append(child)
+        assert process.stdout is not None
+        child.readers.append(self.pump(name, process.stdout))
+
+    def pump(self, name: str, stream: IO[bytes]) -> threading.Thread:
+        def copy() -> None:
+            for raw in iter(stream.readline, b""):
+                self.say(raw.decode(errors="replace").rstrip("\n"), prefix=name)
+            stream.close()
+
+        thread = threading.Thread(target=copy, name=f"output-{name}", daemon=True)
+        thread.start()
+        return thread
+
+    def announce(self, port: int) -> None:
+        lines = ["", f"Runboard is running at http://127.0.0.1:{port}/"]
+        password_file = admin_password_file()
+        try:
+            password = password_file.read_text().strip()
+        except FileNotFoundError:
+            password = ""
+        if password:
+            lines.append(f"Log in as {ADMIN_USERNAME} with the password {password}")
+            lines.append(
+                "  (shown only this once: note it, or reset it with `python manage.py changepassword admin`)"
+            )
+            password_file.unlink()
+        else:
+            lines.append(
+                f"Log in as {ADMIN_USERNAME}: the password was printed when the account was created, or set with "
+                "RUNBOARD_ADMIN_PASSWORD; `python manage.py changepassword admin` resets it."
+            )
+        lines += ["Press Ctrl-C to stop.", ""]
+        self.say("\n".join(lines), style=self.style.SUCCESS)
+
+    # --- running -------------------------------------------------------------------------------
+
+    def supervise(self) -> str:
+        while not self.stopping.wait(0.5):
+            if failure := self.dead_child():
+                return failure
+        return ""
+
+    def dead_child(self) -> str:
+        for child in self.children:
+            if not child.alive():
+                return f"{child.name} exited unexpectedly with code {child.process.returncode}"
+        if self.redis and self.redis.process and self.redis.process.poll() is not None:
+            return f"redis exited unexpectedly with code {self.redis.process.returncode}"
+        return ""
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # No printing here: the handler may interrupt the main thread halfway through a write to stdout.
+        if self.stopping.is_set():
+            self.hurry.set()
+        else:
+            self.signal_name = signal.Signals(signum).name
+            self.stopping.set()
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    def stop_all(self) -> None:
+        self.stopping.set()
+        if self.signal_name:
+            self.say(f"{self.signal_name}: stopping everything (Ctrl-C again to kill at once)")
+        for child in self.children:
+            if child.alive():
+                # The leader only: Celery's pool processes die on a SIGTERM of their own, mid-task.
+                child.process.send_signal(signal.SIGTERM)
+        # Steps run in process groups of their own: kill them, or the steps worker waits for them to finish.
+        self.stop_local_steps()
+
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while self.any_alive() and time.monotonic() < deadline and not self.hurry.is_set():
+            time.sleep(0.1)
+        if self.any_alive():
+            self.stop_local_steps()  # any a task started after the first call
+        for child in self.children:
+            if child.alive():
+                self.say(f"{child.name} did not stop in time: killing it")
+            # Also after a clean exit: a group can outlive its leader (a pool process orphaned by a crash).
+            child.kill_group()
+        for child in self.children:
+            for reader in child.readers:
+                reader.join(timeout=2)
+
+        if self.redis:
+            self.redis.stop()
+        if self.redis_output:
+            self.redis_output.join(timeout=2)
+
+    def any_alive(self) -> bool:
+        return any(child.alive() for child in self.children)
+
+    def stop_local_steps(self) -> None:
+        """Kill pipeline steps still running on this machine, so the steps worker can stop without waiting."""
+        try:
+            from backends.local.engine import stop_local_steps
+        except ImportError as exc:
+            if exc.name != "backends.local.engine":
+                raise
+            self.say(f"local engine not available ({exc}): no pipeline steps to stop")
+            return
+        try:
+            stopped = stop_local_steps()
+        except Exception as exc:  # shutting down regardless: report and carry on
+            self.say(f"could not stop the local pipeline steps: {exc!r}")
+            return
+        if stopped:
+            self.say(f"stopped {stopped} pipeline step(s) still running here")
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def check_port_free(self, port: int) -> None:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise CommandError(
+                    f"port {port} is in use ({exc.strerror}): is Runboard already running? Use --port or PORT."
+                ) from None
+
+    def answers_http(self, port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # any answer counts: 404 or 500 is the web server's to report
+        except OSError:
+            return False
+
+    def say(self, text: str, *, prefix: str = "serve", style: Any = None) -> None:
+        lines = [f"{prefix:<6}| {line}" if line else "" for line in text.split("\n")]
+        with self.output_lock:
+            self.stdout.write("\n".join(lines), style_func=style)
+            self.stdout.flush()

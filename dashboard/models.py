@@ -1,0 +1,73 @@
+"""Cross-app records: backend health and the Action audit trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class BackendState(models.Model):
+    """One row per configured backend: where its sync got to and whether it answers."""
+
+    name = models.CharField(max_length=64, unique=True)
+    watermark = models.DateTimeField(null=True, blank=True)
+    healthy = models.BooleanField(default=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Action(models.Model):
+    """A change someone asked a backend to make. The audit trail, and the source of truth for its task."""
+
+    class Kind(models.TextChoices):
+        CANCEL_RUN = "cancel_run", "Cancel run"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    FINISHED = {Status.SUCCEEDED, Status.FAILED}
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    backend = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=32)
+    target_id = models.CharField(max_length=255)  # the target's external id on its backend
+    target_label = models.CharField(max_length=255, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="actions"
+    )
+    reason = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    result = models.TextField(blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "requested_at"], name="action_status_requested"),
+            models.Index(fields=["target_type", "backend", "target_id"], name="action_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.target_label or self.target_id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

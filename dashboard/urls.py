@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from dashboard import views
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="runs:list", permanent=False), name="home"),
+    path("runs/", include("runs.urls")),
+    path("actions/<int:pk>/", views.action_detail, name="action_detail"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "dashboard.views.forbidden"
+handler404 = "dashboard.views.not_found"

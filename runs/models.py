@@ -1,0 +1,171 @@
+"""The mirror of what the backends hold. Pages read only these tables; sync writes them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.urls import reverse
+
+from backends.base import RunStatus
+
+STATUS_CHOICES = [(s, s) for s in RunStatus.ALL]
+
+
+class Pipeline(models.Model):
+    backend = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    experiment_name = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=1024, blank=True)
+    definition = models.TextField(blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "external_id"], name="pipeline_backend_external_id")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+
+class PipelineRunQuerySet(models.QuerySet):
+    def active(self) -> PipelineRunQuerySet:
+        return self.exclude(status__in=RunStatus.TERMINAL)
+
+    def newest_first(self) -> PipelineRunQuerySet:
+        return self.order_by("-created_at", "-id")
+
+
+class PipelineRun(models.Model):
+    backend = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255)
+    pipeline = models.ForeignKey(
+        Pipeline, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    pipeline_name = models.CharField(max_length=255, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    experiment_name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=32, choices=STATUS_CHOICES, default=RunStatus.NOT_STARTED)
+    tags = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    submitted_by = models.CharField(max_length=255, blank=True)
+    compute = models.CharField(max_length=255, blank=True)
+    continue_on_step_failure = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    backend_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    objects = PipelineRunQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "external_id"], name="run_backend_external_id")
+        ]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="run_created"),
+            models.Index(fields=["status", "-created_at", "-id"], name="run_status_created"),
+            models.Index(fields=["pipeline", "-created_at", "-id"], name="run_pipeline_created"),
+            models.Index(fields=["experiment_name", "-created_at", "-id"], name="run_experiment_created"),
+        ]
+        permissions = [("cancel_pipelinerun", "Can cancel pipeline runs")]
+
+    def __str__(self) -> str:
+        return self.display_name or self.external_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:detail", args=[self.pk])
+
+    @property
+    def is_terminal(self) -> bool:
+        return RunStatus.is_terminal(self.status)
+
+    @property
+    def duration(self) -> timedelta | None:
+        return _duration(self.started_at, self.finished_at)
+
+
+class StepRun(models.Model):
+    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="steps")
+    external_id = models.CharField(max_length=255)
+    node_id = models.CharField(max_length=255)
+    display_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=32, choices=STATUS_CHOICES, default=RunStatus.NOT_STARTED)
+    job_type = models.CharField(max_length=32, default="command")
+    command = models.TextField(blank=True)
+    environment = models.CharField(max_length=512, blank=True)
+    compute = models.CharField(max_length=255, blank=True)
+    inputs = models.JSONField(default=dict, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    is_reused = models.BooleanField(default=False)
+    reused_run_id = models.CharField(max_length=255, blank=True)
+    reused_step_id = models.CharField(max_length=255, blank=True)
+    log_names = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)  # the step's place in the pipeline's topological order
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_run_node")]
+        ordering = ["run", "position", "node_id"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.node_id
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:step_log", args=[self.run_id, self.node_id, self.default_log])
+
+    @property
+    def default_log(self) -> str:
+        return self.log_names[0] if self.log_names else "stdout"
+
+    @property
+    def is_terminal(self) -> bool:
+        return RunStatus.is_terminal(self.status)
+
+    @property
+    def duration(self) -> timedelta | None:
+        return _duration(self.started_at, self.finished_at)
+
+
+class StepEdge(models.Model):
+    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="edges")
+    source_node = models.CharField(max_length=255)
+    source_output = models.CharField(max_length=255)
+    target_node = models.CharField(max_length=255)
+    target_input = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "source_node", "source_output", "target_node", "target_input"],
+                name="step_edge_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_node}.{self.source_output} → {self.target_node}.{self.target_input}"
+
+
+def _duration(start, end) -> timedelta | None:
+    if start is None:
+        return None
+    if end is None:
+        from django.utils import timezone
+
+        end = timezone.now()
+    return end - start

@@ -1,0 +1,258 @@
+"""Fill the mirror from a backend: only what changed since the watermark, plus every non-terminal run."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from backends.base import Backend, BackendErrorBase, BackendUnavailable, RunInfo, RunStatus
+from backends.registry import get_backend
+from dashboard.models import BackendState
+from runs.models import Pipeline, PipelineRun, StepEdge, StepRun
+
+log = logging.getLogger(__name__)
+
+# Commits land out of order around a read; looking back a little costs a few idempotent upserts.
+WATERMARK_OVERLAP = timedelta(seconds=5)
+LOCK_SECONDS = 120
+MAX_BACKOFF = timedelta(minutes=5)
+
+RUN_FIELDS = [
+    "pipeline",
+    "pipeline_name",
+    "display_name",
+    "experiment_name",
+    "description",
+    "status",
+    "tags",
+    "parameters",
+    "submitted_by",
+    "compute",
+    "continue_on_step_failure",
+    "error",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "backend_updated_at",
+]
+STEP_FIELDS = [
+    "external_id",
+    "display_name",
+    "status",
+    "job_type",
+    "command",
+    "environment",
+    "compute",
+    "inputs",
+    "outputs",
+    "exit_code",
+    "error",
+    "is_reused",
+    "reused_run_id",
+    "reused_step_id",
+    "log_names",
+    "position",
+    "queued_at",
+    "started_at",
+    "finished_at",
+]
+
+
+@dataclass
+class SyncResult:
+    backend: str
+    ran: bool  # False when another sync of this backend held the lock
+    runs: int = 0
+    error: str = ""
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@contextmanager
+def backend_lock(name: str):
+    """One sync per backend at a time, across every worker: a Redis lock that expires if its holder dies."""
+    lock = redis_client().lock(f"runboard:sync:{name}", timeout=LOCK_SECONDS, blocking=False)
+    acquired = lock.acquire()
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                pass  # expired meanwhile; the next holder owns it now
+
+
+def sync_backend(name: str) -> SyncResult:
+    with backend_lock(name) as acquired:
+        if not acquired:
+            return SyncResult(name, ran=False)
+        return _sync_locked(name)
+
+
+def _sync_locked(name: str) -> SyncResult:
+    state, _ = BackendState.objects.get_or_create(name=name)
+    now = timezone.now()
+    if state.next_attempt_at and state.next_attempt_at > now:
+        return SyncResult(name, ran=False, error=state.last_error)
+    backend = get_backend(name)
+    try:
+        sync_pipelines(backend)
+        since = state.watermark - WATERMARK_OVERLAP if state.watermark else None
+        runs = backend.list_runs(changed_since=since)
+        for info in runs:
+            mirror_run(backend, info)
+    except BackendErrorBase as exc:
+        return _record_failure(state, exc)
+    except Exception as exc:  # a backend bug must show as a failing backend, not stop every sync
+        log.exception("sync of backend %s failed", name)
+        return _record_failure(state, exc)
+    watermarks = [r.updated_at for r in runs if r.updated_at]
+    if watermarks:
+        state.watermark = max([*watermarks, state.watermark] if state.watermark else watermarks)
+    state.healthy = True
+    state.last_error = ""
+    state.consecutive_failures = 0
+    state.next_attempt_at = None
+    state.last_sync_at = state.last_success_at = timezone.now()
+    state.save()
+    return SyncResult(name, ran=True, runs=len(runs))
+
+
+def _record_failure(state: BackendState, exc: Exception) -> SyncResult:
+    state.healthy = False
+    state.consecutive_failures += 1
+    kind = "unavailable" if isinstance(exc, BackendUnavailable) else "error"
+    state.last_error = f"{kind}: {exc}"[:2000]
+    backoff = min(timedelta(seconds=2 ** min(state.consecutive_failures, 10)), MAX_BACKOFF)
+    state.last_sync_at = timezone.now()
+    state.next_attempt_at = state.last_sync_at + backoff
+    state.save()
+    return SyncResult(state.name, ran=True, error=state.last_error)
+
+
+def sync_pipelines(backend: Backend) -> None:
+    infos = backend.list_pipelines()
+    Pipeline.objects.bulk_create(
+        [
+            Pipeline(
+                backend=backend.name,
+                external_id=p.id,
+                name=p.name,
+                display_name=p.display_name,
+                description=p.description,
+                experiment_name=p.experiment_name,
+                tags=p.tags,
+                source=p.source,
+                definition=p.definition,
+                created_at=p.created_at,
+                updated_at=p.updated_at,
+            )
+            for p in infos
+        ],
+        update_conflicts=True,
+        unique_fields=["backend", "external_id"],
+        update_fields=[
+            "name",
+            "display_name",
+            "description",
+            "experiment_name",
+            "tags",
+            "source",
+            "definition",
+            "updated_at",
+        ],
+    )
+
+
+def sync_run(backend_name: str, run_id: str) -> PipelineRun:
+    """Mirror one run now (after a submit or an action), without waiting for the next beat."""
+    backend = get_backend(backend_name)
+    return mirror_run(backend, backend.get_run(run_id))
+
+
+def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
+    steps = backend.get_steps(info.id)
+    existing = PipelineRun.objects.filter(backend=backend.name, external_id=info.id).only("pk").first()
+    graph = None if existing and StepEdge.objects.filter(run=existing).exists() else backend.get_graph(info.id)
+    pipeline = None
+    if info.pipeline_id:
+        pipeline = Pipeline.objects.filter(backend=backend.name, external_id=info.pipeline_id).first()
+    with transaction.atomic():
+        run, _ = PipelineRun.objects.update_or_create(
+            backend=backend.name,
+            external_id=info.id,
+            defaults={
+                "pipeline": pipeline,
+                "pipeline_name": pipeline.name if pipeline else info.pipeline_id,
+                "display_name": info.display_name,
+                "experiment_name": info.experiment_name,
+                "description": info.description,
+                "status": RunStatus.normalize(info.status),
+                "tags": info.tags,
+                "parameters": info.parameters,
+                "submitted_by": info.submitted_by,
+                "compute": info.compute,
+                "continue_on_step_failure": info.continue_on_step_failure,
+                "error": info.error,
+                "created_at": info.created_at,
+                "started_at": info.started_at,
+                "finished_at": info.finished_at,
+                "backend_updated_at": info.updated_at,
+            },
+        )
+        StepRun.objects.bulk_create(
+            [
+                StepRun(
+                    run=run,
+                    node_id=s.node_id,
+                    external_id=s.id,
+                    display_name=s.display_name,
+                    status=RunStatus.normalize(s.status),
+                    job_type=s.job_type,
+                    command=s.command,
+                    environment=s.environment,
+                    compute=s.compute,
+                    inputs=s.inputs,
+                    outputs=s.outputs,
+                    exit_code=s.exit_code,
+                    error=s.error,
+                    is_reused=s.is_reused,
+                    reused_run_id=s.reused_run_id,
+                    reused_step_id=s.reused_step_id,
+                    log_names=list(s.log_names),
+                    position=position,
+                    queued_at=s.queued_at,
+                    started_at=s.started_at,
+                    finished_at=s.finished_at,
+                )
+                for position, s in enumerate(steps)
+            ],
+            update_conflicts=True,
+            unique_fields=["run", "node_id"],
+            update_fields=STEP_FIELDS,
+        )
+        if graph is not None:
+            StepEdge.objects.bulk_create(
+                [
+                    StepEdge(
+                        run=run,
+                        source_node=e.source_node,
+                        source_output=e.source_output,
+                        target_node=e.target_node,
+                        target_input=e.target_input,
+                    )
+                    for e in graph.edges
+                ],
+                ignore_conflicts=True,
+            )
+    return run

@@ -1,0 +1,138 @@
+"""Shared fixtures: a real Redis, a real Celery worker process, users.
+
+Redis: the one REDIS_URL names (CI's standalone server, a database of its own), else an embedded server.
+The worker is a real `celery worker` subprocess reading the same test database as the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from dashboard.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    url = os.environ.get("REDIS_URL")
+    server = None
+    if not url:
+        from dashboard.redis_server import EmbeddedRedis
+
+        server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), persist=False)
+        url = server.start()
+    redis.Redis.from_url(url).flushdb()
+    old = settings.REDIS_URL, celery_app.conf.broker_url
+    settings.REDIS_URL = url
+    celery_app.conf.broker_url = _broker(url)
+    celery_app.pool.force_close_all()
+    yield url
+    settings.REDIS_URL, celery_app.conf.broker_url = old
+    if server:
+        server.stop()
+
+
+def _broker(url: str) -> str:
+    return "redis+socket://" + url.removeprefix("unix://") if url.startswith("unix://") else url
+
+
+@pytest.fixture(scope="session")
+def engine_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("local-engine")
+    settings.LOCAL_ENGINE_DIR = path
+    return path
+
+
+def _database_url() -> str:
+    from django.db import connection
+
+    conf = connection.settings_dict
+    if conf["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{conf['NAME']}"
+    auth = conf["USER"] or ""
+    if conf.get("PASSWORD"):
+        auth += f":{conf['PASSWORD']}"
+    host = f"{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}"
+    return f"postgres://{auth}@{host}/{conf['NAME']}"
+
+
+class Worker:
+    def __init__(self, process: subprocess.Popen, log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, redis_url, engine_dir, tmp_path_factory):
+    """A real worker for both queues, on the test database. Session-wide: starting one costs seconds."""
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": _database_url(),
+        "RUNBOARD_LOCAL_ENGINE_DIR": str(engine_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with log.open("wb") as fh:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dashboard",
+                "worker",
+                "-Q",
+                "runboard,steps",
+                "-c",
+                "6",
+                "-n",
+                f"test-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    worker = Worker(process, log)
+    deadline = time.monotonic() + 60
+    while "ready." not in worker.output():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the Celery worker did not start:\n{worker.output()[-4000:]}")
+        time.sleep(0.2)
+    yield worker
+    os.killpg(process.pid, 15)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait()
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("admin", "admin@example.com", "admin-pass-123")
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    return django_user_model.objects.create_user("viewer", "viewer@example.com", "viewer-pass-123")
