@@ -34,11 +34,19 @@ def redis_url(tmp_path_factory) -> str:
     old = settings.REDIS_URL, celery_app.conf.broker_url
     settings.REDIS_URL = url
     celery_app.conf.broker_url = _broker(url)
-    celery_app.pool.force_close_all()
+    _reset_broker_pool()
     yield url
     settings.REDIS_URL, celery_app.conf.broker_url = old
+    _reset_broker_pool()
     if server:
         server.stop()
+
+
+def _reset_broker_pool() -> None:
+    # Connections made before the URL changed point at the old broker.
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
 
 
 def _broker(url: str) -> str:

@@ -3,10 +3,13 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from io import StringIO
 from pathlib import Path
 
 import pytest
 import redis
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from dashboard.redis_server import (
     MAX_SOCKET_PATH_BYTES,
@@ -108,3 +111,44 @@ def test_it_writes_nothing_to_disk_without_persist(tmp_path: Path) -> None:
         redis.Redis.from_url(embedded.url).set("greeting", "hello")
 
     assert list((tmp_path / "redis").iterdir()) == []
+
+
+# `manage.py bootstrap` creates the admin account that `manage.py serve` tells the user about.
+
+
+def bootstrap() -> str:
+    out = StringIO()
+    call_command("bootstrap", stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_bootstrap_creates_admin_once_with_a_generated_password(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.VAR_DIR = tmp_path
+    monkeypatch.delenv("RUNBOARD_ADMIN_PASSWORD", raising=False)
+
+    assert bootstrap().startswith("created admin")
+
+    password_file = tmp_path / "admin-password.once"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser
+    assert admin.check_password(password_file.read_text().strip())
+
+    assert bootstrap().startswith("admin exists")
+    assert get_user_model().objects.filter(username="admin").count() == 1
+
+
+@pytest.mark.django_db
+def test_bootstrap_takes_the_admin_password_from_the_environment(
+    settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setenv("RUNBOARD_ADMIN_PASSWORD", "correct horse battery staple")
+
+    assert bootstrap().startswith("created admin")
+
+    assert get_user_model().objects.get(username="admin").check_password("correct horse battery staple")
+    assert not (tmp_path / "admin-password.once").exists()

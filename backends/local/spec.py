@@ -7,11 +7,13 @@ than one error per submit. Pure Python (no Django), shared by the engine, the ``
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import os
 import re
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -186,7 +188,11 @@ def load_pipeline(path: str | os.PathLike) -> PipelineSpec:
     loader = _Loader()
     spec = loader.pipeline(path)
     if loader.problems or spec is None:
-        raise SpecError(loader.problems)
+        # The pipeline file's problems first, then each component file's, each in line order.
+        files = {os.fspath(path): 0}
+        for problem in loader.problems:
+            files.setdefault(problem.file, len(files))
+        raise SpecError(sorted(loader.problems, key=lambda p: (files[p.file], p.line)))
     return spec
 
 
@@ -332,12 +338,8 @@ def _names(items: Any) -> str:
 
 
 class _File(NamedTuple):
-    shown: str  # as problems name it: the path the user gave, or a component's path relative to it
+    shown: str  # as problems name it: the path the user gave, or a component's path relative to that
     path: Path  # absolute
-
-    @property
-    def folder(self) -> Path:
-        return self.path.parent
 
 
 @dataclass
@@ -363,389 +365,350 @@ class _Job:
 
 
 class _Loader:
+    """Reads one pipeline and the component files it uses, collecting problems instead of stopping at one."""
+
     def __init__(self) -> None:
         self.problems: list[SpecProblem] = []
+        self.file = _File("", Path())
         self.components: dict[Path, _Component | None] = {}
-        self.bound: dict[str, str] = {}  # pipeline output -> the job output bound to it
+        self.bound: dict[str, str] = {}  # pipeline output -> the job that writes it
 
-    def problem(self, file: _File, line: int, field: str, message: str) -> None:
-        self.problems.append(SpecProblem(file.shown, line, field, message))
+    def problem(self, line: int, where: str, message: str) -> None:
+        self.problems.append(SpecProblem(self.file.shown, line, where, message))
 
-    def read(self, file: _File) -> tuple[str, Any]:
-        text = file.path.read_text(encoding="utf-8")
+    @contextlib.contextmanager
+    def reading(self, file: _File) -> Iterator[tuple[str, Any]]:
+        """The file's text and YAML (``_BAD`` when it is not YAML), with problems meanwhile reported against it."""
+        outer, self.file = self.file, file
         try:
-            return text, YAML(typ="rt").load(text)
+            text = file.path.read_text(encoding="utf-8")
+            yield text, self.parse(text)
+        finally:
+            self.file = outer
+
+    def parse(self, text: str) -> Any:
+        try:
+            return YAML(typ="rt").load(text)
         except MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
-            detail = "; ".join(str(part) for part in (error.context, error.problem) if part)
-            self.problem(file, mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {detail}")
+            detail = f"{error.problem} ({error.context})" if error.context else str(error.problem)
+            self.problem(mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {detail}")
         except YAMLError as error:
-            self.problem(file, 1, "yaml", f"invalid YAML: {error}")
-        return text, _BAD
+            self.problem(1, "yaml", f"invalid YAML: {error}")
+        return _BAD
 
-    def value(self, file: _File, node: dict, key: str, where: str, expected: str, default: Any = None) -> Any:
+    def value(self, node: dict, prefix: str, key: str, expected: str, default: Any = None) -> Any:
         """``node[key]`` when it is of the ``expected`` kind; absent or null gives ``default``."""
         value = node.get(key)
         if value is None:
             return default
-        checks = {
+        ok, wanted = {
             "text": (not isinstance(value, (dict, list)), "text"),
             "boolean": (isinstance(value, bool), "true or false"),
             "mapping": (isinstance(value, dict), "a mapping"),
-            "seconds": (type(value) is int and value > 0, "a whole number of seconds above 0"),
-        }
-        ok, wanted = checks[expected]
+            "seconds": (_python_type(value) == "integer" and value > 0, "a whole number of seconds"),
+        }[expected]
         if not ok:
-            self.problem(file, _line(node, key), where, f"expected {wanted}, got {_plain(value)!r}")
+            self.problem(_line(node, key), prefix + key, f"expected {wanted}, got {_plain(value)!r}")
             return default
         return str(value) if expected == "text" else _plain(value)
 
-    def valid_name(self, file: _File, node: dict, name: Any, where: str) -> bool:
+    def valid_name(self, node: dict, name: Any, where: str) -> bool:
         if isinstance(name, str) and re.fullmatch(_NAME, name):
             return True
-        message = f"{name!r} is not a valid name: use letters, digits and _, not starting with a digit"
-        self.problem(file, _line(node, name), where, message)
+        self.problem(
+            _line(node, name), where, f"{name!r} is not a name (letters, digits, _; no leading digit)"
+        )
         return False
 
     def pipeline(self, path: str | os.PathLike) -> PipelineSpec | None:
-        file = _File(os.fspath(path), Path(path).absolute())
-        text, doc = self.read(file)
-        if doc is _BAD:
-            return None
-        if not isinstance(doc, dict):
-            self.problem(
-                file, _line(doc), "(root)", "expected a mapping of pipeline fields (type: pipeline, jobs:)"
-            )
-            return None
-        kind = doc.get("type")
-        if kind != "pipeline":
-            got = "no type" if kind is None else f"type {kind!r}"
-            self.problem(file, _line(doc, "type"), "type", f"expected 'type: pipeline', got {got}")
-        inputs = self.inputs(file, doc, "", typed=False)
-        outputs = self.outputs(file, doc, "")
-        settings = self.value(file, doc, "settings", "settings", "mapping", {})
-        compute = self.value(file, settings, "default_compute", "settings.default_compute", "text")
+        file = _File(os.fspath(path), Path(os.path.abspath(path)))
+        with self.reading(file) as (text, doc):
+            if doc is _BAD:
+                return None
+            if not isinstance(doc, dict):
+                self.problem(_line(doc), "(root)", "expected a mapping of pipeline fields (type, jobs, ...)")
+                return None
+            return self.pipeline_spec(file, text, doc)
+
+    def pipeline_spec(self, file: _File, text: str, doc: dict) -> PipelineSpec:
+        if doc.get("type") != "pipeline":
+            self.problem(_line(doc, "type"), "type", f"expected 'type: pipeline', got {doc.get('type')!r}")
+        settings = self.value(doc, "", "settings", "mapping", {})
         spec = PipelineSpec(
             path=str(file.path),
             text=text,
-            name=self.value(file, doc, "name", "name", "text", ""),
-            display_name=self.value(file, doc, "display_name", "display_name", "text", ""),
-            experiment_name=self.value(file, doc, "experiment_name", "experiment_name", "text", ""),
-            description=self.value(file, doc, "description", "description", "text", ""),
-            tags={str(k): str(v) for k, v in self.value(file, doc, "tags", "tags", "mapping", {}).items()},
-            inputs=inputs,
-            outputs=outputs,
+            name=self.value(doc, "", "name", "text", ""),
+            display_name=self.value(doc, "", "display_name", "text", ""),
+            experiment_name=self.value(doc, "", "experiment_name", "text", ""),
+            description=self.value(doc, "", "description", "text", ""),
+            tags={str(k): str(v) for k, v in self.value(doc, "", "tags", "mapping", {}).items()},
+            inputs=self.inputs(doc, "", typed=False),
+            outputs=self.outputs(doc, ""),
             continue_on_step_failure=self.value(
-                file,
-                settings,
-                "continue_on_step_failure",
-                "settings.continue_on_step_failure",
-                "boolean",
-                False,
+                settings, "settings.", "continue_on_step_failure", "boolean", False
             ),
-            force_rerun=self.value(file, settings, "force_rerun", "settings.force_rerun", "boolean", False),
-            default_compute=compute or self.value(file, doc, "compute", "compute", "text", ""),
+            force_rerun=self.value(settings, "settings.", "force_rerun", "boolean", False),
+            default_compute=self.value(settings, "settings.", "default_compute", "text")
+            or self.value(doc, "", "compute", "text", ""),
             jobs={},
         )
-        jobs_node = self.value(file, doc, "jobs", "jobs", "mapping", {})
+        jobs_node = self.value(doc, "", "jobs", "mapping", {})
         if not jobs_node:
-            self.problem(
-                file, _line(doc, "jobs"), "jobs", "no jobs: a pipeline needs at least one job under jobs:"
-            )
-        # Outputs first, so that a binding may name a job further down the file.
-        jobs = {name: self.job_head(file, jobs_node, name, spec) for name in jobs_node}
+            self.problem(_line(doc, "jobs"), "jobs", "no jobs: a pipeline needs at least one job under jobs:")
+        # Every job's outputs are known before any binding is read, so a job may bind to one further down.
+        jobs = {name: self.job_head(jobs_node, name, spec) for name in jobs_node}
         for job in jobs.values():
             if job is not None:
-                spec.jobs[job.name] = self.job_body(file, job, jobs, spec)
+                spec.jobs[job.name] = self.job_body(job, jobs, spec)
         spec.edges = [
             EdgeSpec(b.source, b.output, step.name, name)
             for step in spec.jobs.values()
             for name, b in step.inputs.items()
             if b.kind == "step_output"
         ]
-        self.check_cycles(file, spec)
+        self.check_cycles(spec)
         return spec
 
-    def inputs(self, file: _File, doc: dict, prefix: str, typed: bool) -> dict[str, InputSpec]:
-        node = self.value(file, doc, "inputs", f"{prefix}inputs", "mapping", {})
+    def inputs(self, doc: dict, prefix: str, typed: bool) -> dict[str, InputSpec]:
+        node = self.value(doc, prefix, "inputs", "mapping", {})
         specs = {}
         for name in node:
             where = f"{prefix}inputs.{name}"
-            if self.valid_name(file, node, name, where):
-                spec = self.input_declaration(file, node, name, where, typed)
-                if spec is not None:
-                    specs[name] = spec
+            if self.valid_name(node, name, where) and (
+                spec := self.input_declaration(node, name, where, typed)
+            ):
+                specs[name] = spec
         return specs
 
-    def input_declaration(
-        self, file: _File, node: dict, name: str, where: str, typed: bool
-    ) -> InputSpec | None:
+    def input_declaration(self, node: dict, name: str, where: str, typed: bool) -> InputSpec | None:
         decl = node[name]
-        line = _line(node, name)
         if not isinstance(decl, dict):
             # A pipeline input may be a bare literal (lr: 0.01); a component input is always declared.
             type_ = None if typed else _python_type(decl)
             if type_ is None:
-                self.problem(
-                    file, line, where, "expected a mapping with a type, e.g. {type: string, default: abc}"
-                )
+                self.problem(_line(node, name), where, "expected a mapping with a type, e.g. {type: string}")
                 return None
             return InputSpec(name, type_, _plain(decl))
         key = next((k for k in ("default", "value", "path") if decl.get(k) is not None), None)
-        raw = decl.get(key) if key else None
         type_ = decl.get("type")
         if type_ is None and not typed:
-            type_ = "uri_folder" if key == "path" else _python_type(raw)
-        if type_ is None:
-            self.problem(file, _line(decl, "type"), f"{where}.type", "missing type, e.g. {type: string}")
-            return None
-        type_ = str(type_)
+            type_ = "uri_folder" if key == "path" else _python_type(decl.get(key))
         if type_ not in LITERAL_TYPES + PATH_TYPES:
-            known = _names(LITERAL_TYPES + PATH_TYPES)
-            self.problem(
-                file, _line(decl, "type"), f"{where}.type", f"unknown type {type_!r} (one of {known})"
-            )
+            message = f"unknown type {type_!r} (one of {_names(LITERAL_TYPES + PATH_TYPES)})"
+            self.problem(_line(decl, "type"), f"{where}.type", message)
             return None
-        default = None if key is None else self.literal(file, _line(decl, key), f"{where}.{key}", type_, raw)
+        default = None if key is None else self.literal(_line(decl, key), f"{where}.{key}", type_, decl[key])
         return InputSpec(
             name=name,
-            type=type_,
+            type=str(type_),
             default=None if default is _BAD else default,
-            optional=self.value(file, decl, "optional", f"{where}.optional", "boolean", False),
-            description=self.value(file, decl, "description", f"{where}.description", "text", ""),
+            # A bad default is reported here; optional spares each job using it a misleading "missing input".
+            optional=default is _BAD or self.value(decl, f"{where}.", "optional", "boolean", False),
+            description=self.value(decl, f"{where}.", "description", "text", ""),
         )
 
-    def literal(self, file: _File, line: int, where: str, type_: str | None, raw: Any) -> Any:
+    def literal(self, line: int, where: str, type_: str | None, raw: Any) -> Any:
         """``raw`` as a value of ``type_``: a typed Python value, or an absolute local path."""
         if type_ is None:
-            self.problem(
-                file, line, where, f"expected a value or a ${{{{...}}}} binding, got {_plain(raw)!r}"
-            )
+            self.problem(line, where, f"expected a value or a ${{{{...}}}} binding, got {_plain(raw)!r}")
             return _BAD
         if type_ not in PATH_TYPES:
             try:
                 return _coerce(raw, type_)
             except ValueError as error:
-                self.problem(file, line, where, str(error))
+                self.problem(line, where, str(error))
                 return _BAD
-        if not isinstance(raw, str):
-            self.problem(file, line, where, f"expected a path, got {_plain(raw)!r}")
-            return _BAD
-        if _REMOTE.match(raw.removeprefix("file:")):
+        local = str(raw).removeprefix("file:")
+        if not isinstance(raw, str) or _REMOTE.match(local):
             self.problem(
-                file, line, where, f"path '{raw}' is not on this machine; the local engine reads local files"
+                line, where, f"{_plain(raw)!r} is not a local path; the local engine reads local files"
             )
             return _BAD
-        path = os.path.normpath(file.folder / raw.removeprefix("file:"))
-        wrong = {"uri_file": os.path.isdir, "uri_folder": os.path.isfile}.get(type_)
+        path = os.path.normpath(self.file.path.parent / local)
         if not os.path.exists(path):
-            self.problem(file, line, where, f"path '{raw}' does not exist ({path})")
-        elif wrong and wrong(path):
-            self.problem(file, line, where, f"path '{raw}' is not a {type_[4:]}, as a {type_} needs")
+            self.problem(line, where, f"path '{raw}' does not exist ({path})")
+        elif {"uri_file": os.path.isdir, "uri_folder": os.path.isfile}.get(type_, bool)(path) is True:
+            self.problem(line, where, f"path '{raw}' is not a {type_[4:]}, as a {type_} needs")
         return path
 
-    def outputs(self, file: _File, doc: dict, prefix: str) -> dict[str, OutputSpec]:
-        node = self.value(file, doc, "outputs", f"{prefix}outputs", "mapping", {})
+    def outputs(self, doc: dict, prefix: str) -> dict[str, OutputSpec]:
+        node = self.value(doc, prefix, "outputs", "mapping", {})
         specs = {}
         for name, decl in node.items():
             where = f"{prefix}outputs.{name}"
-            if not self.valid_name(file, node, name, where):
+            if not self.valid_name(node, name, where):
                 continue
             if decl is not None and not isinstance(decl, dict):
-                self.problem(file, _line(node, name), where, "expected a mapping, e.g. {type: uri_folder}")
+                self.problem(_line(node, name), where, "expected a mapping, e.g. {type: uri_folder}")
                 continue
-            specs[name] = OutputSpec(name, self.output_type(file, decl or {}, where) or "uri_folder")
+            specs[name] = OutputSpec(name, self.output_type(decl or {}, where) or "uri_folder")
         return specs
 
-    def output_type(self, file: _File, decl: dict, where: str) -> str | None:
+    def output_type(self, decl: dict, where: str) -> str | None:
         type_ = decl.get("type")
-        if type_ is not None and str(type_) not in PATH_TYPES + LITERAL_TYPES:
-            self.problem(file, _line(decl, "type"), f"{where}.type", f"unknown output type {str(type_)!r}")
+        if type_ is not None and type_ not in PATH_TYPES + LITERAL_TYPES:
+            self.problem(_line(decl, "type"), f"{where}.type", f"unknown type {type_!r}")
             return None
-        return None if type_ is None else str(type_)
+        return type_ and str(type_)
 
-    def command(self, file: _File, node: dict, prefix: str, inputs: Any, outputs: Any, line: int) -> str:
+    def command(self, node: dict, prefix: str, inputs: Any, outputs: Any, line: int) -> str:
         where = f"{prefix}command"
-        command = self.value(file, node, "command", where, "text", "")
+        command = self.value(node, prefix, "command", "text", "")
         if not command.strip():
-            self.problem(file, line, where, "no command: a command job needs a command to run")
-            return ""
+            self.problem(line, where, "no command: a command job needs a command to run")
         line = _line(node, "command")
         for raw, inner in _expressions(command):
             kind, _, name = (inner or "").partition(".")
             declared = {"inputs": inputs, "outputs": outputs}.get(kind)
             if inner is None:
-                self.problem(file, line, where, f"malformed expression {raw!r}")
+                self.problem(line, where, f"malformed expression {raw!r}")
             elif declared is None or "." in name:
                 self.problem(
-                    file,
                     line,
                     where,
-                    f"{raw} cannot be used in a command; use ${{{{inputs.x}}}} or ${{{{outputs.y}}}}",
+                    f"{raw} is not allowed in a command; use ${{{{inputs.x}}}} or ${{{{outputs.y}}}}",
                 )
             elif name not in declared:
-                self.problem(
-                    file, line, where, f"{raw}: no {kind[:-1]} '{name}' is declared ({_names(declared)})"
-                )
+                self.problem(line, where, f"{raw}: no {kind[:-1]} '{name}' is declared ({_names(declared)})")
         return command
 
-    def code(self, file: _File, node: dict, prefix: str) -> str | None:
-        code = self.value(file, node, "code", f"{prefix}code", "text")
+    def code(self, node: dict, prefix: str) -> str | None:
+        code = self.value(node, prefix, "code", "text")
         if code is None:
             return None
-        line, local = _line(node, "code"), code.removeprefix("file:")
-        if _REMOTE.match(local):
+        local = code.removeprefix("file:")
+        path = os.path.normpath(self.file.path.parent / local)
+        if _REMOTE.match(local) or not os.path.isdir(path):
             self.problem(
-                file, line, f"{prefix}code", f"code '{code}' is not on this machine; use a local folder"
+                _line(node, "code"),
+                f"{prefix}code",
+                f"code folder '{code}' not found on this machine ({path})",
             )
-            return None
-        path = os.path.normpath(file.folder / local)
-        if not os.path.isdir(path):
-            self.problem(file, line, f"{prefix}code", f"code folder '{code}' not found ({path})")
         return path
 
-    def component(self, file: _File, doc: Any, prefix: str, path: str | None) -> _Component | None:
+    def component(self, doc: Any, prefix: str, path: str | None) -> _Component | None:
         if not isinstance(doc, dict):
-            self.problem(
-                file, _line(doc), prefix.rstrip(".") or "(root)", "expected a command component mapping"
-            )
+            self.problem(_line(doc), prefix.rstrip(".") or "(root)", "expected a command component mapping")
             return None
-        kind = doc.get("type", "command")
-        if kind != "command":
-            message = (
-                f"component type {str(kind)!r} is not supported by the local engine (only command components)"
-            )
-            self.problem(file, _line(doc, "type"), f"{prefix}type", message)
+        if doc.get("type", "command") != "command":
+            message = f"component type {doc['type']!r} is not supported by the local engine (only command)"
+            self.problem(_line(doc, "type"), f"{prefix}type", message)
             return None
-        inputs = self.inputs(file, doc, prefix, typed=True)
-        outputs = self.outputs(file, doc, prefix)
-        environment = doc.get("environment")
-        if isinstance(environment, dict):  # an inline environment: its image names it best
-            environment = environment.get("image") or environment.get("name")
-        name = self.value(file, doc, "name", f"{prefix}name", "text", "")
+        inputs, outputs = self.inputs(doc, prefix, typed=True), self.outputs(doc, prefix)
+        name = self.value(doc, prefix, "name", "text", "")
         return _Component(
             path=path,
             name=name or (Path(path).stem if path else ""),
-            display_name=self.value(file, doc, "display_name", f"{prefix}display_name", "text", ""),
-            command=self.command(file, doc, prefix, inputs, outputs, _line(doc)),
-            code=self.code(file, doc, prefix),
-            environment="" if environment is None else str(environment),
-            is_deterministic=self.value(
-                file, doc, "is_deterministic", f"{prefix}is_deterministic", "boolean", True
-            ),
+            display_name=self.value(doc, prefix, "display_name", "text", ""),
+            command=self.command(doc, prefix, inputs, outputs, _line(doc)),
+            code=self.code(doc, prefix),
+            environment=_environment(doc.get("environment")),
+            is_deterministic=self.value(doc, prefix, "is_deterministic", "boolean", True),
             inputs=inputs,
             outputs=outputs,
         )
 
-    def component_file(self, file: _File, job: dict, where: str) -> _Component | None:
+    def component_file(self, job: dict, where: str) -> _Component | None:
         ref = job["component"]
-        line = _line(job, "component")
         if isinstance(ref, dict):
-            return self.component(file, ref, f"{where}.", None)
+            return self.component(ref, f"{where}.", None)
         local = str(ref).removeprefix("file:")
         if _REMOTE.match(local):
             message = (
                 f"{ref!r}: registered components cannot run in the local engine; use a local component file"
             )
-            self.problem(file, line, where, message)
+            self.problem(_line(job, "component"), where, message)
             return None
-        path = Path(os.path.normpath(file.folder / local))
+        path = Path(os.path.normpath(self.file.path.parent / local))
         if not path.is_file():
-            self.problem(file, line, where, f"component file '{ref}' not found ({path})")
+            self.problem(_line(job, "component"), where, f"component file '{ref}' not found ({path})")
             return None
         if path not in self.components:
-            self.components[path] = None  # a component that names itself is reported once, not forever
-            component_file = _File(os.path.normpath(os.path.join(os.path.dirname(file.shown), local)), path)
-            _, doc = self.read(component_file)
-            if doc is not _BAD:
-                self.components[path] = self.component(component_file, doc, "", str(path))
+            self.components[path] = None  # read once however many jobs use it, so its problems show once
+            shown = os.path.normpath(os.path.join(os.path.dirname(self.file.shown), local))
+            with self.reading(_File(shown, path)) as (_, doc):
+                if doc is not _BAD:
+                    self.components[path] = self.component(doc, "", str(path))
         return self.components[path]
 
-    def job_head(self, file: _File, jobs: dict, name: str, spec: PipelineSpec) -> _Job | None:
-        """The job's kind, component and outputs; None when it cannot run (already reported)."""
-        where, node, line = f"jobs.{name}", jobs[name], _line(jobs, name)
-        if not self.valid_name(file, jobs, name, where):
+    def job_head(self, jobs: dict, name: str, spec: PipelineSpec) -> _Job | None:
+        """The job's component and outputs; None when it cannot run (already reported)."""
+        where, node = f"jobs.{name}", jobs[name]
+        if not self.valid_name(jobs, name, where):
             return None
         if not isinstance(node, dict):
-            self.problem(file, line, where, "expected a mapping with a command or a component")
+            self.problem(_line(jobs, name), where, "expected a mapping with a command or a component")
             return None
-        kind = node.get("type", "command")
-        if kind != "command":
-            message = (
-                f"job type {str(kind)!r} is not supported by the local engine (only command jobs run locally)"
-            )
-            self.problem(file, _line(node, "type"), f"{where}.type", message)
+        if node.get("type", "command") != "command":
+            message = f"job type {node['type']!r} is not supported by the local engine (only command jobs run locally)"
+            self.problem(_line(node, "type"), f"{where}.type", message)
             return None
         component = None
         if node.get("component") is not None:
-            component = self.component_file(file, node, f"{where}.component")
-            if component is None:
+            if not (component := self.component_file(node, f"{where}.component")):
                 return None
             for key in ("command", "code"):
                 if key in node:
                     message = f"a job that uses a component cannot set its own {key}; change the component"
-                    self.problem(file, _line(node, key), f"{where}.{key}", message)
+                    self.problem(_line(node, key), f"{where}.{key}", message)
         outputs = {n: dataclasses.replace(o) for n, o in (component.outputs if component else {}).items()}
-        bindings = self.value(file, node, "outputs", f"{where}.outputs", "mapping", {})
+        bindings = self.value(node, f"{where}.", "outputs", "mapping", {})
         for output, value in bindings.items():
-            field_, out_line = f"{where}.outputs.{output}", _line(bindings, output)
+            field_, line = f"{where}.outputs.{output}", _line(bindings, output)
             if component and output not in outputs:
-                message = f"component '{component.name}' has no output '{output}' ({_names(outputs)})"
-                self.problem(file, out_line, field_, message)
-                continue
-            if not component and not self.valid_name(file, bindings, output, field_):
-                continue
-            out = outputs.setdefault(output, OutputSpec(output))
-            if isinstance(value, str):
-                self.bind_pipeline_output(file, out_line, field_, value, out, spec, f"{name}.{output}")
-            elif isinstance(value, dict):
-                out.type = self.output_type(file, value, field_) or out.type
-            elif value is not None:
                 self.problem(
-                    file, out_line, field_, "expected ${{parent.outputs.name}} or a mapping with a type"
+                    line, field_, f"component '{component.name}' has no output '{output}' ({_names(outputs)})"
                 )
-        return _Job(name, node, line, component, outputs)
+            elif component or self.valid_name(bindings, output, field_):
+                out = outputs.setdefault(output, OutputSpec(output))
+                if isinstance(value, str):
+                    self.bind_pipeline_output(line, field_, value, out, spec, name)
+                elif isinstance(value, dict):
+                    out.type = self.output_type(value, field_) or out.type
+                elif value is not None:
+                    self.problem(
+                        line, field_, "expected ${{parent.outputs.name}} or a mapping like {type: uri_folder}"
+                    )
+        return _Job(name, node, _line(jobs, name), component, outputs)
 
     def bind_pipeline_output(
-        self, file: _File, line: int, where: str, value: str, out: OutputSpec, spec: PipelineSpec, name: str
+        self, line: int, where: str, value: str, out: OutputSpec, spec: PipelineSpec, job: str
     ) -> None:
         try:
             match = _OUTPUT_REF.fullmatch(_single_expression(value))
         except ValueError as error:
-            self.problem(file, line, where, str(error))
+            self.problem(line, where, str(error))
             return
         if match is None:
+            self.problem(line, where, f"{value!r} is not an output binding; use ${{{{parent.outputs.name}}}}")
+        elif match[1] not in spec.outputs:
+            self.problem(line, where, f"no pipeline output '{match[1]}' ({_names(spec.outputs)})")
+        elif match[1] in self.bound:
             self.problem(
-                file, line, where, f"{value!r} is not an output binding; use ${{{{parent.outputs.name}}}}"
-            )
-            return
-        target = match[1]
-        if target not in spec.outputs:
-            self.problem(file, line, where, f"no pipeline output '{target}' ({_names(spec.outputs)})")
-        elif target in self.bound:
-            self.problem(
-                file, line, where, f"pipeline output '{target}' is already bound to {self.bound[target]}"
+                line, where, f"pipeline output '{match[1]}' is already bound to job '{self.bound[match[1]]}'"
             )
         else:
-            out.pipeline_output = target
-            out.type = spec.outputs[target].type
-            self.bound[target] = f"jobs.{name}"
+            out.pipeline_output, out.type = match[1], spec.outputs[match[1]].type
+            self.bound[match[1]] = job
 
-    def job_body(self, file: _File, job: _Job, jobs: dict[str, _Job | None], spec: PipelineSpec) -> StepSpec:
+    def job_body(self, job: _Job, jobs: dict[str, _Job | None], spec: PipelineSpec) -> StepSpec:
         where, node, component = f"jobs.{job.name}", job.node, job.component
-        bindings = self.value(file, node, "inputs", f"{where}.inputs", "mapping", {})
+        bindings = self.value(node, f"{where}.", "inputs", "mapping", {})
         inputs: dict[str, Binding] = {}
         for name, value in bindings.items():
-            field_ = f"{where}.inputs.{name}"
+            field_, line = f"{where}.inputs.{name}", _line(bindings, name)
             declared = component.inputs.get(name) if component else None
             if component and declared is None:
-                message = f"component '{component.name}' has no input '{name}' ({_names(component.inputs)})"
-                self.problem(file, _line(bindings, name), field_, message)
+                self.problem(
+                    line,
+                    field_,
+                    f"component '{component.name}' has no input '{name}' ({_names(component.inputs)})",
+                )
             elif value is None and not component:
-                self.problem(file, _line(bindings, name), field_, "no value given")
-            elif value is not None and (component or self.valid_name(file, bindings, name, field_)):
-                binding = self.binding(file, bindings, name, field_, declared, jobs, spec)
-                if binding is not None:
+                self.problem(line, field_, "no value given")
+            elif value is not None and (component or self.valid_name(bindings, name, field_)):
+                if binding := self.binding(value, line, field_, declared, jobs, spec):
                     inputs[name] = binding
         if component:
             for name, declared in component.inputs.items():
@@ -759,42 +722,29 @@ class _Loader:
                     message = (
                         f"missing required input '{name}' (component '{component.name}' gives no default)"
                     )
-                    self.problem(
-                        file,
-                        _line(node, "inputs") if bindings else job.line,
-                        f"{where}.inputs.{name}",
-                        message,
-                    )
+                    self.problem(_line(node, "inputs"), f"{where}.inputs.{name}", message)
             inputs = {n: inputs[n] for n in component.inputs if n in inputs}
-            command, code = component.command, component.code
-        else:
-            command = self.command(file, node, f"{where}.", bindings, job.outputs, job.line)
-            code = self.code(file, node, f"{where}.")
-        limits = self.value(file, node, "limits", f"{where}.limits", "mapping", {})
-        variables = self.value(
-            file, node, "environment_variables", f"{where}.environment_variables", "mapping", {}
-        )
-        environment = node.get("environment")
+        limits = self.value(node, f"{where}.", "limits", "mapping", {})
+        variables = self.value(node, f"{where}.", "environment_variables", "mapping", {})
         return StepSpec(
             name=job.name,
-            display_name=self.value(file, node, "display_name", f"{where}.display_name", "text", "")
+            display_name=self.value(node, f"{where}.", "display_name", "text", "")
             or (component.display_name if component else ""),
             type="command",
-            command=command,
-            code=code,
-            environment=str(environment)
-            if environment is not None
-            else (component.environment if component else ""),
-            compute=self.value(file, node, "compute", f"{where}.compute", "text", "") or spec.default_compute,
+            command=component.command
+            if component
+            else self.command(node, f"{where}.", bindings, job.outputs, job.line),
+            code=component.code if component else self.code(node, f"{where}."),
+            environment=_environment(node.get("environment")) or (component.environment if component else ""),
+            compute=self.value(node, f"{where}.", "compute", "text", "") or spec.default_compute,
             environment_variables={str(k): str(_plain(v)) for k, v in variables.items()},
             inputs=inputs,
             outputs=job.outputs,
-            timeout=self.value(file, limits, "timeout", f"{where}.limits.timeout", "seconds"),
+            timeout=self.value(limits, f"{where}.limits.", "timeout", "seconds"),
             is_deterministic=self.value(
-                file,
                 node,
+                f"{where}.",
                 "is_deterministic",
-                f"{where}.is_deterministic",
                 "boolean",
                 component.is_deterministic if component else True,
             ),
@@ -803,84 +753,77 @@ class _Loader:
         )
 
     def binding(
-        self,
-        file: _File,
-        node: dict,
-        name: str,
-        where: str,
-        declared: InputSpec | None,
-        jobs: dict[str, _Job | None],
-        spec: PipelineSpec,
+        self, value: Any, line: int, where: str, declared: InputSpec | None, jobs: dict, spec: PipelineSpec
     ) -> Binding | None:
-        value, line, wanted = node[name], _line(node, name), declared.type if declared else None
+        wanted = declared.type if declared else None
         if isinstance(value, dict):  # {type: uri_folder, path: ..., mode: ...} or {type: integer, value: 3}
-            given = self.output_type(file, value, where) if "type" in value else None
+            given = self.output_type(value, where)
             key = next((k for k in ("path", "value", "default") if value.get(k) is not None), None)
             if key is None:
-                self.problem(
-                    file, line, where, "expected a path or a value, e.g. {type: uri_folder, path: ./data}"
-                )
+                self.problem(line, where, "expected a path or a value, e.g. {type: uri_folder, path: ./data}")
                 return None
             wanted = wanted or given or ("uri_folder" if key == "path" else None)
             value, line, where = value[key], _line(value, key), f"{where}.{key}"
         if not (isinstance(value, str) and "${{" in value):
             type_ = wanted or _python_type(value)
-            literal = self.literal(file, line, where, type_, value)
-            return None if literal is _BAD else Binding("literal", type_, literal)
+            literal = self.literal(line, where, type_, value)
+            return None if literal is _BAD else Binding("literal", str(type_), literal)
         try:
             inner = _single_expression(value)
         except ValueError as error:
-            self.problem(file, line, where, str(error))
+            self.problem(line, where, str(error))
             return None
         if match := _INPUT_REF.fullmatch(inner):
-            source = spec.inputs.get(match[1])
-            if source is None:
-                self.problem(file, line, where, f"no pipeline input '{match[1]}' ({_names(spec.inputs)})")
+            if (source := spec.inputs.get(match[1])) is None:
+                self.problem(line, where, f"no pipeline input '{match[1]}' ({_names(spec.inputs)})")
                 return None
-            self.check_type(file, line, where, wanted, source.type, f"pipeline input '{match[1]}'")
+            self.check_type(line, where, wanted, source.type, f"pipeline input '{match[1]}'")
             return Binding("pipeline_input", wanted or source.type, source=match[1])
         if match := _STEP_REF.fullmatch(inner):
             step, output = match[1], match[2]
             if step not in jobs:
-                self.problem(file, line, where, f"no job '{step}' ({_names(jobs)})")
+                self.problem(line, where, f"no job '{step}' ({_names(jobs)})")
                 return None
-            upstream = jobs[step]
-            if upstream is None:  # that job cannot run, which is reported already
+            if (upstream := jobs[step]) is None:  # a job that cannot run; its own problem says why
                 return Binding("step_output", wanted or "uri_folder", source=step, output=output)
             if output not in upstream.outputs:
                 self.problem(
-                    file, line, where, f"job '{step}' has no output '{output}' ({_names(upstream.outputs)})"
+                    line, where, f"job '{step}' has no output '{output}' ({_names(upstream.outputs)})"
                 )
                 return None
             given = upstream.outputs[output].type
-            self.check_type(file, line, where, wanted, given, f"output '{output}' of job '{step}'")
+            self.check_type(line, where, wanted, given, f"output '{output}' of job '{step}'")
             return Binding("step_output", wanted or given, source=step, output=output)
         message = f"{value!r} is not an input binding; use ${{{{parent.inputs.x}}}} or ${{{{parent.jobs.a.outputs.b}}}}"
-        self.problem(file, line, where, message)
+        self.problem(line, where, message)
         return None
 
-    def check_type(
-        self, file: _File, line: int, where: str, wanted: str | None, given: str, what: str
-    ) -> None:
+    def check_type(self, line: int, where: str, wanted: str | None, given: str, what: str) -> None:
         if wanted and not _compatible(wanted, given):
-            self.problem(file, line, where, f"expects {wanted} but {what} is {given}")
+            self.problem(line, where, f"expects {wanted} but {what} is {given}")
 
-    def check_cycles(self, file: _File, spec: PipelineSpec) -> None:
+    def check_cycles(self, spec: PipelineSpec) -> None:
         upstream = {name: spec.upstream(name) for name in spec.jobs}
+        order = list(spec.jobs).index
         stuck = set(spec.jobs)
         while freed := {n for n in stuck if not upstream[n] & stuck}:
             stuck -= freed
         reported: set[frozenset[str]] = set()
-        for start in (n for n in spec.jobs if n in stuck):
-            # Every stuck job has a stuck upstream job: walking upstream must come back round.
+        for start in sorted(stuck, key=order):
+            # Every stuck job has a stuck upstream job, so walking upstream must come round to a job seen before.
             path = [start]
-            while (step := min(upstream[path[-1]] & stuck, key=list(spec.jobs).index)) not in path:
+            while (step := min(upstream[path[-1]] & stuck, key=order)) not in path:
                 path.append(step)
             cycle = path[path.index(step) :][::-1]
-            if frozenset(cycle) in reported:
-                continue
-            reported.add(frozenset(cycle))
-            first = min(cycle, key=list(spec.jobs).index)
-            cycle = cycle[cycle.index(first) :] + cycle[: cycle.index(first)]
-            message = f"jobs form a cycle: {' -> '.join([*cycle, first])}"
-            self.problem(file, spec.jobs[first].line, f"jobs.{first}", message)
+            if frozenset(cycle) not in reported:
+                reported.add(frozenset(cycle))
+                first = cycle.index(min(cycle, key=order))
+                cycle = cycle[first:] + cycle[:first]
+                message = f"jobs form a cycle: {' -> '.join([*cycle, cycle[0]])}"
+                self.problem(spec.jobs[cycle[0]].line, f"jobs.{cycle[0]}", message)
+
+
+def _environment(value: Any) -> str:
+    if isinstance(value, dict):  # an inline environment definition: its image names it best
+        return str(value.get("image") or value.get("name") or "")
+    return "" if value is None else str(value)

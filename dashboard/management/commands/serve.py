@@ -70,6 +70,8 @@ class Command(BaseCommand):
         try:
             self.check_port_free(port)
             failure = self.start_all(port) or self.supervise()
+            if failure:
+                self.say(f"{failure}: stopping everything", style=self.style.ERROR)
         finally:
             self.stop_all()
             for sig, handler in previous.items():
@@ -108,6 +110,8 @@ class Command(BaseCommand):
         self.spawn("beat", [*celery, "beat", "-s", schedule], env)
         web = [sys.executable, "-m", "gunicorn", "dashboard.wsgi:application", "--bind", f"127.0.0.1:{port}"]
         web += ["--worker-class", "gthread", "--threads", "8", "--workers", "2"]
+        # gunicorn 27's control socket defaults to one path in ~ for every instance: not wanted here.
+        web += ["--no-control-socket"]
         self.spawn("web", web, env)
 
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
