@@ -53,3 +53,9 @@ def get_backend(name: str) -> Backend:
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise ImproperlyConfigured(f"backend {name!r}: {engine!r} is not a Backend class")
     return cls(name, **conf)
+
+
+def reload() -> None:
+    """Forget the configuration read so far (after RUNBOARD_BACKENDS changed)."""
+    configured.cache_clear()
+    get_backend.cache_clear()

@@ -33,7 +33,15 @@ class RetryLater(Exception):
 
 
 def action_request(
-    *, kind: str, backend: str, target_type: str, target_id: str, target_label: str, user, reason: str, params=None
+    *,
+    kind: str,
+    backend: str,
+    target_type: str,
+    target_id: str,
+    target_label: str,
+    user,
+    reason: str,
+    params=None,
 ) -> Action:
     """Record the request and enqueue its task once the row is committed."""
     from dashboard.tasks import execute_action
@@ -67,7 +75,9 @@ def action_perform(action_id: int) -> Action:
         if action.attempts < MAX_ATTEMPTS:
             Action.objects.filter(pk=action_id).update(error=f"Backend unavailable: {exc} (will retry)")
             raise RetryLater(action.attempts) from exc
-        return _finish(action, Action.Status.FAILED, error=f"Backend unavailable after {action.attempts} attempts: {exc}")
+        return _finish(
+            action, Action.Status.FAILED, error=f"Backend unavailable after {action.attempts} attempts: {exc}"
+        )
     except BackendError as exc:
         return _finish(action, Action.Status.FAILED, error=str(exc))
     except Exception as exc:

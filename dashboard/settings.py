@@ -154,6 +154,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing one
 WHITENOISE_USE_FINDERS = True  # serve from the source folders: no collectstatic step on a fresh machine
 
 LOGGING = {

@@ -183,7 +183,9 @@ def sync_run(backend_name: str, run_id: str) -> PipelineRun:
 def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
     steps = backend.get_steps(info.id)
     existing = PipelineRun.objects.filter(backend=backend.name, external_id=info.id).only("pk").first()
-    graph = None if existing and StepEdge.objects.filter(run=existing).exists() else backend.get_graph(info.id)
+    graph = (
+        None if existing and StepEdge.objects.filter(run=existing).exists() else backend.get_graph(info.id)
+    )
     pipeline = None
     if info.pipeline_id:
         pipeline = Pipeline.objects.filter(backend=backend.name, external_id=info.pipeline_id).first()

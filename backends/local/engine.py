@@ -32,7 +32,9 @@ from backends.local.spec import PipelineSpec, SpecError, load_pipeline
 __all__ = ["LocalEngine", "register_pipeline_file", "stop_local_steps", "submit_spec"]
 
 LOG_NAMES = ("stdout", "stderr", "system")
-_ADJECTIVES = "amber brave calm eager gentle keen lucid merry nimble quiet rapid silver sunny tidy vivid witty".split()
+_ADJECTIVES = (
+    "amber brave calm eager gentle keen lucid merry nimble quiet rapid silver sunny tidy vivid witty".split()
+)
 _NOUNS = "apple beacon cloud harbor lamp lantern maple otter pepper plum river rocket sail tiger violet wave".split()
 
 
@@ -177,7 +179,13 @@ class LocalEngine(Backend):
                 data = fh.read(max(0, limit))
         except FileNotFoundError:
             return LogChunk(data=b"", offset=0, next_offset=0, size=0, more=more)
-        return LogChunk(data=data, offset=min(offset, size), next_offset=min(offset, size) + len(data), size=size, more=more)
+        return LogChunk(
+            data=data,
+            offset=min(offset, size),
+            next_offset=min(offset, size) + len(data),
+            size=size,
+            more=more,
+        )
 
     def cancel_run(self, run_id: str) -> str:
         self._run(run_id)

@@ -122,7 +122,9 @@ def stop_run(run_id: str, reason: str | None) -> None:
     for step in LocalStep.objects.filter(run_id=run_id, status__in=WAITING):
         if _set_step(step.pk, WAITING, status=S.CANCELED, error=why, finished_at=now):
             syslog(step, f"Canceled before it started. {why}")
-    for step in LocalStep.objects.filter(run_id=run_id, status__in=(S.PREPARING, S.RUNNING, S.NOT_RESPONDING)):
+    for step in LocalStep.objects.filter(
+        run_id=run_id, status__in=(S.PREPARING, S.RUNNING, S.NOT_RESPONDING)
+    ):
         if _set_step(step.pk, (S.PREPARING, S.RUNNING, S.NOT_RESPONDING), status=S.CANCEL_REQUESTED):
             syslog(step, "Cancel requested.")
             if step.status == S.NOT_RESPONDING:
@@ -460,7 +462,10 @@ def _reuse(step: LocalStep, fingerprint: str) -> bool:
         started_at=now,
         finished_at=now,
     ):
-        syslog(step, f"Reused step '{earlier.node_id}' ({earlier.pk}) of run {earlier.run_id}: same command, code and inputs.")
+        syslog(
+            step,
+            f"Reused step '{earlier.node_id}' ({earlier.pk}) of run {earlier.run_id}: same command, code and inputs.",
+        )
         _touch_run(step.run_id)
     return True
 

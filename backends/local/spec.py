@@ -1,8 +1,9 @@
 """Load and check Azure ML CLI v2 pipeline YAML for the local engine.
 
-Files are read unchanged, as ``az ml job create`` reads them, and checked in full before anything runs: every
-problem found is reported at once, each naming its file, line and field, so a pipeline is fixed in one pass rather
-than one error per submit. Pure Python (no Django), shared by the engine, the ``validate`` command and the tests.
+Files are read unchanged, as ``az ml job create`` reads them, and checked in full before anything runs:
+every problem found is reported at once, each naming its file, line and field, so that a pipeline is fixed
+in one pass rather than one error per submit. Pure Python (no Django): the engine, the ``validate`` command
+and the tests share it.
 """
 
 from __future__ import annotations
@@ -213,8 +214,8 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
 def render_command(template: str, inputs: dict[str, Any | None], outputs: dict[str, str]) -> str:
     """The command with its ``${{inputs.x}}``/``${{outputs.y}}`` replaced, as Azure ML renders it.
 
-    ``[--lr ${{inputs.lr}}]`` is Azure ML's optional segment: kept (without brackets) when every input in it has a
-    value, dropped whole when one is None.
+    ``[--lr ${{inputs.lr}}]`` is Azure ML's optional segment: kept (without brackets) when every input in it
+    has a value, dropped whole when one is None.
     """
 
     def value(kind: str, name: str) -> Any:
@@ -371,14 +372,14 @@ class _Loader:
         self.problems: list[SpecProblem] = []
         self.file = _File("", Path())
         self.components: dict[Path, _Component | None] = {}
-        self.bound: dict[str, str] = {}  # pipeline output -> the job that writes it
+        self.bound: dict[str, str] = {}  # pipeline output -> the job (jobs.x) that writes it
 
     def problem(self, line: int, where: str, message: str) -> None:
         self.problems.append(SpecProblem(self.file.shown, line, where, message))
 
     @contextlib.contextmanager
     def reading(self, file: _File) -> Iterator[tuple[str, Any]]:
-        """The file's text and YAML (``_BAD`` when it is not YAML), with problems meanwhile reported against it."""
+        """The file's text and YAML (``_BAD`` when it is not YAML); problems meanwhile are reported in it."""
         outer, self.file = self.file, file
         try:
             text = file.path.read_text(encoding="utf-8")
@@ -495,7 +496,8 @@ class _Loader:
         if type_ is None and not typed:
             type_ = "uri_folder" if key == "path" else _python_type(decl.get(key))
         if type_ not in LITERAL_TYPES + PATH_TYPES:
-            message = f"unknown type {type_!r} (one of {_names(LITERAL_TYPES + PATH_TYPES)})"
+            problem = "missing type" if type_ is None else f"unknown type {type_!r}"
+            message = f"{problem} (one of {_names(LITERAL_TYPES + PATH_TYPES)})"
             self.problem(_line(decl, "type"), f"{where}.type", message)
             return None
         default = None if key is None else self.literal(_line(decl, key), f"{where}.{key}", type_, decl[key])
@@ -526,9 +528,10 @@ class _Loader:
             )
             return _BAD
         path = os.path.normpath(self.file.path.parent / local)
+        other_kind = {"uri_file": os.path.isdir, "uri_folder": os.path.isfile}.get(type_)
         if not os.path.exists(path):
             self.problem(line, where, f"path '{raw}' does not exist ({path})")
-        elif {"uri_file": os.path.isdir, "uri_folder": os.path.isfile}.get(type_, bool)(path) is True:
+        elif other_kind and other_kind(path):
             self.problem(line, where, f"path '{raw}' is not a {type_[4:]}, as a {type_} needs")
         return path
 
@@ -542,10 +545,10 @@ class _Loader:
             if decl is not None and not isinstance(decl, dict):
                 self.problem(_line(node, name), where, "expected a mapping, e.g. {type: uri_folder}")
                 continue
-            specs[name] = OutputSpec(name, self.output_type(decl or {}, where) or "uri_folder")
+            specs[name] = OutputSpec(name, self.mapping_type(decl or {}, where) or "uri_folder")
         return specs
 
-    def output_type(self, decl: dict, where: str) -> str | None:
+    def mapping_type(self, decl: dict, where: str) -> str | None:
         type_ = decl.get("type")
         if type_ is not None and type_ not in PATH_TYPES + LITERAL_TYPES:
             self.problem(_line(decl, "type"), f"{where}.type", f"unknown type {type_!r}")
@@ -601,7 +604,10 @@ class _Loader:
             path=path,
             name=name or (Path(path).stem if path else ""),
             display_name=self.value(doc, prefix, "display_name", "text", ""),
-            command=self.command(doc, prefix, inputs, outputs, _line(doc)),
+            # Checked against the names declared, so a declaration with a problem is not reported twice.
+            command=self.command(
+                doc, prefix, _mapping(doc.get("inputs")), _mapping(doc.get("outputs")), _line(doc)
+            ),
             code=self.code(doc, prefix),
             environment=_environment(doc.get("environment")),
             is_deterministic=self.value(doc, prefix, "is_deterministic", "boolean", True),
@@ -641,7 +647,10 @@ class _Loader:
             self.problem(_line(jobs, name), where, "expected a mapping with a command or a component")
             return None
         if node.get("type", "command") != "command":
-            message = f"job type {node['type']!r} is not supported by the local engine (only command jobs run locally)"
+            kind = node["type"]
+            message = (
+                f"job type {kind!r} is not supported by the local engine (only command jobs run locally)"
+            )
             self.problem(_line(node, "type"), f"{where}.type", message)
             return None
         component = None
@@ -652,45 +661,51 @@ class _Loader:
                 if key in node:
                     message = f"a job that uses a component cannot set its own {key}; change the component"
                     self.problem(_line(node, key), f"{where}.{key}", message)
+        return _Job(name, node, _line(jobs, name), component, self.job_outputs(node, where, component, spec))
+
+    def job_outputs(
+        self, node: dict, where: str, component: _Component | None, spec: PipelineSpec
+    ) -> dict[str, OutputSpec]:
         outputs = {n: dataclasses.replace(o) for n, o in (component.outputs if component else {}).items()}
         bindings = self.value(node, f"{where}.", "outputs", "mapping", {})
-        for output, value in bindings.items():
-            field_, line = f"{where}.outputs.{output}", _line(bindings, output)
-            if component and output not in outputs:
-                self.problem(
-                    line, field_, f"component '{component.name}' has no output '{output}' ({_names(outputs)})"
-                )
-            elif component or self.valid_name(bindings, output, field_):
-                out = outputs.setdefault(output, OutputSpec(output))
-                if isinstance(value, str):
-                    self.bind_pipeline_output(line, field_, value, out, spec, name)
-                elif isinstance(value, dict):
-                    out.type = self.output_type(value, field_) or out.type
+        for name, value in bindings.items():
+            field_, line = f"{where}.outputs.{name}", _line(bindings, name)
+            if component and name not in outputs:
+                message = f"component '{component.name}' has no output '{name}' ({_names(outputs)})"
+                self.problem(line, field_, message)
+            elif component or self.valid_name(bindings, name, field_):
+                out = outputs.setdefault(name, OutputSpec(name))
+                if isinstance(value, dict):
+                    out.type = self.mapping_type(value, field_) or out.type
+                elif isinstance(value, str):
+                    if target := self.pipeline_output(line, field_, value, spec):
+                        out.pipeline_output = target
+                        self.bound[target] = where
+                        if not component:  # an inline job's output takes its type from the pipeline output
+                            out.type = spec.outputs[target].type
                 elif value is not None:
                     self.problem(
-                        line, field_, "expected ${{parent.outputs.name}} or a mapping like {type: uri_folder}"
+                        line, field_, "expected ${{parent.outputs.x}} or a mapping like {type: uri_folder}"
                     )
-        return _Job(name, node, _line(jobs, name), component, outputs)
+        return outputs
 
-    def bind_pipeline_output(
-        self, line: int, where: str, value: str, out: OutputSpec, spec: PipelineSpec, job: str
-    ) -> None:
+    def pipeline_output(self, line: int, where: str, value: str, spec: PipelineSpec) -> str | None:
         try:
             match = _OUTPUT_REF.fullmatch(_single_expression(value))
         except ValueError as error:
             self.problem(line, where, str(error))
-            return
+            return None
         if match is None:
-            self.problem(line, where, f"{value!r} is not an output binding; use ${{{{parent.outputs.name}}}}")
+            self.problem(line, where, f"{value!r} is not an output binding; use ${{{{parent.outputs.x}}}}")
         elif match[1] not in spec.outputs:
             self.problem(line, where, f"no pipeline output '{match[1]}' ({_names(spec.outputs)})")
         elif match[1] in self.bound:
             self.problem(
-                line, where, f"pipeline output '{match[1]}' is already bound to job '{self.bound[match[1]]}'"
+                line, where, f"pipeline output '{match[1]}' is already bound by {self.bound[match[1]]}"
             )
         else:
-            out.pipeline_output, out.type = match[1], spec.outputs[match[1]].type
-            self.bound[match[1]] = job
+            return match[1]
+        return None
 
     def job_body(self, job: _Job, jobs: dict[str, _Job | None], spec: PipelineSpec) -> StepSpec:
         where, node, component = f"jobs.{job.name}", job.node, job.component
@@ -700,30 +715,19 @@ class _Loader:
             field_, line = f"{where}.inputs.{name}", _line(bindings, name)
             declared = component.inputs.get(name) if component else None
             if component and declared is None:
-                self.problem(
-                    line,
-                    field_,
-                    f"component '{component.name}' has no input '{name}' ({_names(component.inputs)})",
-                )
+                message = f"component '{component.name}' has no input '{name}' ({_names(component.inputs)})"
+                self.problem(line, field_, message)
             elif value is None and not component:
                 self.problem(line, field_, "no value given")
             elif value is not None and (component or self.valid_name(bindings, name, field_)):
                 if binding := self.binding(value, line, field_, declared, jobs, spec):
                     inputs[name] = binding
         if component:
-            for name, declared in component.inputs.items():
-                if bindings.get(name) is not None:
-                    continue  # bound, or its problem is already reported
-                if declared.default is not None:
-                    inputs[name] = Binding("literal", declared.type, declared.default)
-                elif declared.optional:
-                    inputs[name] = Binding("unset", declared.type)
-                else:
-                    message = (
-                        f"missing required input '{name}' (component '{component.name}' gives no default)"
-                    )
-                    self.problem(_line(node, "inputs"), f"{where}.inputs.{name}", message)
-            inputs = {n: inputs[n] for n in component.inputs if n in inputs}
+            inputs = self.unbound_inputs(job, component, bindings, inputs)
+            command, code = component.command, component.code
+        else:
+            command = self.command(node, f"{where}.", bindings, job.outputs, job.line)
+            code = self.code(node, f"{where}.")
         limits = self.value(node, f"{where}.", "limits", "mapping", {})
         variables = self.value(node, f"{where}.", "environment_variables", "mapping", {})
         return StepSpec(
@@ -731,10 +735,8 @@ class _Loader:
             display_name=self.value(node, f"{where}.", "display_name", "text", "")
             or (component.display_name if component else ""),
             type="command",
-            command=component.command
-            if component
-            else self.command(node, f"{where}.", bindings, job.outputs, job.line),
-            code=component.code if component else self.code(node, f"{where}."),
+            command=command,
+            code=code,
             environment=_environment(node.get("environment")) or (component.environment if component else ""),
             compute=self.value(node, f"{where}.", "compute", "text", "") or spec.default_compute,
             environment_variables={str(k): str(_plain(v)) for k, v in variables.items()},
@@ -752,12 +754,29 @@ class _Loader:
             line=job.line,
         )
 
+    def unbound_inputs(
+        self, job: _Job, component: _Component, bindings: dict, inputs: dict[str, Binding]
+    ) -> dict[str, Binding]:
+        """``inputs`` with the component's defaults filled in, in the component's order."""
+        for name, declared in component.inputs.items():
+            if bindings.get(name) is not None:
+                continue  # bound, or its problem is already reported
+            if declared.default is not None:
+                inputs[name] = Binding("literal", declared.type, declared.default)
+            elif declared.optional:
+                inputs[name] = Binding("unset", declared.type)
+            else:
+                line = _line(job.node, "inputs") if "inputs" in job.node else job.line
+                message = f"missing required input '{name}' (component '{component.name}' gives no default)"
+                self.problem(line, f"jobs.{job.name}.inputs.{name}", message)
+        return {name: inputs[name] for name in component.inputs if name in inputs}
+
     def binding(
         self, value: Any, line: int, where: str, declared: InputSpec | None, jobs: dict, spec: PipelineSpec
     ) -> Binding | None:
         wanted = declared.type if declared else None
         if isinstance(value, dict):  # {type: uri_folder, path: ..., mode: ...} or {type: integer, value: 3}
-            given = self.output_type(value, where)
+            given = self.mapping_type(value, where)
             key = next((k for k in ("path", "value", "default") if value.get(k) is not None), None)
             if key is None:
                 self.problem(line, where, "expected a path or a value, e.g. {type: uri_folder, path: ./data}")
@@ -794,7 +813,8 @@ class _Loader:
             given = upstream.outputs[output].type
             self.check_type(line, where, wanted, given, f"output '{output}' of job '{step}'")
             return Binding("step_output", wanted or given, source=step, output=output)
-        message = f"{value!r} is not an input binding; use ${{{{parent.inputs.x}}}} or ${{{{parent.jobs.a.outputs.b}}}}"
+        usage = "use ${{parent.inputs.x}} or ${{parent.jobs.a.outputs.b}}"
+        message = f"{value!r} is not an input binding; {usage}"
         self.problem(line, where, message)
         return None
 
@@ -810,7 +830,7 @@ class _Loader:
             stuck -= freed
         reported: set[frozenset[str]] = set()
         for start in sorted(stuck, key=order):
-            # Every stuck job has a stuck upstream job, so walking upstream must come round to a job seen before.
+            # Every stuck job has a stuck upstream job: walking upstream must come round to a job seen before.
             path = [start]
             while (step := min(upstream[path[-1]] & stuck, key=order)) not in path:
                 path.append(step)
@@ -821,6 +841,10 @@ class _Loader:
                 cycle = cycle[first:] + cycle[:first]
                 message = f"jobs form a cycle: {' -> '.join([*cycle, cycle[0]])}"
                 self.problem(spec.jobs[cycle[0]].line, f"jobs.{cycle[0]}", message)
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _environment(value: Any) -> str:

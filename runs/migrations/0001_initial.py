@@ -5,130 +5,222 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Pipeline',
+            name="Pipeline",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('backend', models.CharField(max_length=64)),
-                ('external_id', models.CharField(max_length=255)),
-                ('name', models.CharField(max_length=255)),
-                ('display_name', models.CharField(blank=True, max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('experiment_name', models.CharField(blank=True, max_length=255)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('source', models.CharField(blank=True, max_length=1024)),
-                ('definition', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(blank=True, null=True)),
-                ('synced_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("backend", models.CharField(max_length=64)),
+                ("external_id", models.CharField(max_length=255)),
+                ("name", models.CharField(max_length=255)),
+                ("display_name", models.CharField(blank=True, max_length=255)),
+                ("description", models.TextField(blank=True)),
+                ("experiment_name", models.CharField(blank=True, max_length=255)),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                ("source", models.CharField(blank=True, max_length=1024)),
+                ("definition", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(blank=True, null=True)),
+                ("synced_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('backend', 'external_id'), name='pipeline_backend_external_id')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("backend", "external_id"), name="pipeline_backend_external_id"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PipelineRun',
+            name="PipelineRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('backend', models.CharField(max_length=64)),
-                ('external_id', models.CharField(max_length=255)),
-                ('pipeline_name', models.CharField(blank=True, max_length=255)),
-                ('display_name', models.CharField(blank=True, max_length=255)),
-                ('experiment_name', models.CharField(blank=True, max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('NotStarted', 'NotStarted'), ('Starting', 'Starting'), ('Provisioning', 'Provisioning'), ('Preparing', 'Preparing'), ('Queued', 'Queued'), ('Running', 'Running'), ('Finalizing', 'Finalizing'), ('CancelRequested', 'CancelRequested'), ('Completed', 'Completed'), ('Failed', 'Failed'), ('Canceled', 'Canceled'), ('NotResponding', 'NotResponding')], default='NotStarted', max_length=32)),
-                ('tags', models.JSONField(blank=True, default=dict)),
-                ('parameters', models.JSONField(blank=True, default=dict)),
-                ('submitted_by', models.CharField(blank=True, max_length=255)),
-                ('compute', models.CharField(blank=True, max_length=255)),
-                ('continue_on_step_failure', models.BooleanField(default=False)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('backend_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('synced_at', models.DateTimeField(auto_now=True, db_index=True)),
-                ('pipeline', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs', to='runs.pipeline')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("backend", models.CharField(max_length=64)),
+                ("external_id", models.CharField(max_length=255)),
+                ("pipeline_name", models.CharField(blank=True, max_length=255)),
+                ("display_name", models.CharField(blank=True, max_length=255)),
+                ("experiment_name", models.CharField(blank=True, max_length=255)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("NotStarted", "NotStarted"),
+                            ("Starting", "Starting"),
+                            ("Provisioning", "Provisioning"),
+                            ("Preparing", "Preparing"),
+                            ("Queued", "Queued"),
+                            ("Running", "Running"),
+                            ("Finalizing", "Finalizing"),
+                            ("CancelRequested", "CancelRequested"),
+                            ("Completed", "Completed"),
+                            ("Failed", "Failed"),
+                            ("Canceled", "Canceled"),
+                            ("NotResponding", "NotResponding"),
+                        ],
+                        default="NotStarted",
+                        max_length=32,
+                    ),
+                ),
+                ("tags", models.JSONField(blank=True, default=dict)),
+                ("parameters", models.JSONField(blank=True, default=dict)),
+                ("submitted_by", models.CharField(blank=True, max_length=255)),
+                ("compute", models.CharField(blank=True, max_length=255)),
+                ("continue_on_step_failure", models.BooleanField(default=False)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("backend_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("synced_at", models.DateTimeField(auto_now=True, db_index=True)),
+                (
+                    "pipeline",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs",
+                        to="runs.pipeline",
+                    ),
+                ),
             ],
             options={
-                'permissions': [('cancel_pipelinerun', 'Can cancel pipeline runs')],
+                "permissions": [("cancel_pipelinerun", "Can cancel pipeline runs")],
             },
         ),
         migrations.CreateModel(
-            name='StepEdge',
+            name="StepEdge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_node', models.CharField(max_length=255)),
-                ('source_output', models.CharField(max_length=255)),
-                ('target_node', models.CharField(max_length=255)),
-                ('target_input', models.CharField(max_length=255)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='edges', to='runs.pipelinerun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source_node", models.CharField(max_length=255)),
+                ("source_output", models.CharField(max_length=255)),
+                ("target_node", models.CharField(max_length=255)),
+                ("target_input", models.CharField(max_length=255)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="edges",
+                        to="runs.pipelinerun",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='StepRun',
+            name="StepRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(max_length=255)),
-                ('node_id', models.CharField(max_length=255)),
-                ('display_name', models.CharField(blank=True, max_length=255)),
-                ('status', models.CharField(choices=[('NotStarted', 'NotStarted'), ('Starting', 'Starting'), ('Provisioning', 'Provisioning'), ('Preparing', 'Preparing'), ('Queued', 'Queued'), ('Running', 'Running'), ('Finalizing', 'Finalizing'), ('CancelRequested', 'CancelRequested'), ('Completed', 'Completed'), ('Failed', 'Failed'), ('Canceled', 'Canceled'), ('NotResponding', 'NotResponding')], default='NotStarted', max_length=32)),
-                ('job_type', models.CharField(default='command', max_length=32)),
-                ('command', models.TextField(blank=True)),
-                ('environment', models.CharField(blank=True, max_length=512)),
-                ('compute', models.CharField(blank=True, max_length=255)),
-                ('inputs', models.JSONField(blank=True, default=dict)),
-                ('outputs', models.JSONField(blank=True, default=dict)),
-                ('exit_code', models.IntegerField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('is_reused', models.BooleanField(default=False)),
-                ('reused_run_id', models.CharField(blank=True, max_length=255)),
-                ('reused_step_id', models.CharField(blank=True, max_length=255)),
-                ('log_names', models.JSONField(blank=True, default=list)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='runs.pipelinerun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=255)),
+                ("node_id", models.CharField(max_length=255)),
+                ("display_name", models.CharField(blank=True, max_length=255)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("NotStarted", "NotStarted"),
+                            ("Starting", "Starting"),
+                            ("Provisioning", "Provisioning"),
+                            ("Preparing", "Preparing"),
+                            ("Queued", "Queued"),
+                            ("Running", "Running"),
+                            ("Finalizing", "Finalizing"),
+                            ("CancelRequested", "CancelRequested"),
+                            ("Completed", "Completed"),
+                            ("Failed", "Failed"),
+                            ("Canceled", "Canceled"),
+                            ("NotResponding", "NotResponding"),
+                        ],
+                        default="NotStarted",
+                        max_length=32,
+                    ),
+                ),
+                ("job_type", models.CharField(default="command", max_length=32)),
+                ("command", models.TextField(blank=True)),
+                ("environment", models.CharField(blank=True, max_length=512)),
+                ("compute", models.CharField(blank=True, max_length=255)),
+                ("inputs", models.JSONField(blank=True, default=dict)),
+                ("outputs", models.JSONField(blank=True, default=dict)),
+                ("exit_code", models.IntegerField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                ("is_reused", models.BooleanField(default=False)),
+                ("reused_run_id", models.CharField(blank=True, max_length=255)),
+                ("reused_step_id", models.CharField(blank=True, max_length=255)),
+                ("log_names", models.JSONField(blank=True, default=list)),
+                ("position", models.PositiveIntegerField(default=0)),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="runs.pipelinerun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'position', 'node_id'],
+                "ordering": ["run", "position", "node_id"],
             },
         ),
         migrations.AddIndex(
-            model_name='pipelinerun',
-            index=models.Index(fields=['-created_at', '-id'], name='run_created'),
+            model_name="pipelinerun",
+            index=models.Index(fields=["-created_at", "-id"], name="run_created"),
         ),
         migrations.AddIndex(
-            model_name='pipelinerun',
-            index=models.Index(fields=['status', '-created_at', '-id'], name='run_status_created'),
+            model_name="pipelinerun",
+            index=models.Index(fields=["status", "-created_at", "-id"], name="run_status_created"),
         ),
         migrations.AddIndex(
-            model_name='pipelinerun',
-            index=models.Index(fields=['pipeline', '-created_at', '-id'], name='run_pipeline_created'),
+            model_name="pipelinerun",
+            index=models.Index(fields=["pipeline", "-created_at", "-id"], name="run_pipeline_created"),
         ),
         migrations.AddIndex(
-            model_name='pipelinerun',
-            index=models.Index(fields=['experiment_name', '-created_at', '-id'], name='run_experiment_created'),
+            model_name="pipelinerun",
+            index=models.Index(
+                fields=["experiment_name", "-created_at", "-id"], name="run_experiment_created"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='pipelinerun',
-            constraint=models.UniqueConstraint(fields=('backend', 'external_id'), name='run_backend_external_id'),
+            model_name="pipelinerun",
+            constraint=models.UniqueConstraint(
+                fields=("backend", "external_id"), name="run_backend_external_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stepedge',
-            constraint=models.UniqueConstraint(fields=('run', 'source_node', 'source_output', 'target_node', 'target_input'), name='step_edge_unique'),
+            model_name="stepedge",
+            constraint=models.UniqueConstraint(
+                fields=("run", "source_node", "source_output", "target_node", "target_input"),
+                name="step_edge_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='steprun',
-            constraint=models.UniqueConstraint(fields=('run', 'node_id'), name='step_run_node'),
+            model_name="steprun",
+            constraint=models.UniqueConstraint(fields=("run", "node_id"), name="step_run_node"),
         ),
     ]

@@ -16,7 +16,11 @@ T = TypeVar("T")
 
 def submit(path: Path, **parameters) -> str:
     pipeline = register_pipeline_file(path)
-    return get_backend("local").submit_run(pipeline_id=pipeline.pk, parameters=parameters, submitted_by="tests").id
+    return (
+        get_backend("local")
+        .submit_run(pipeline_id=pipeline.pk, parameters=parameters, submitted_by="tests")
+        .id
+    )
 
 
 def wait_for(check: Callable[[], T], timeout: float = 30, what: str = "condition") -> T:

@@ -123,7 +123,8 @@ class Command(BaseCommand):
             if time.monotonic() > deadline:
                 return f"the web server did not answer on port {port} within {READY_TIMEOUT_SECONDS} s"
             time.sleep(0.25)
-        self.announce(port)
+        if not self.stopping.is_set():
+            self.announce(port)
         return ""
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
@@ -216,7 +217,7 @@ class Command(BaseCommand):
             self.stop_local_steps()  # any a task started after the first call
         for child in self.children:
             if child.alive():
-                self.say(f"{child.name} did not stop in time: killing it")
+                self.say(f"{child.name} still running: killing it")
             # Also after a clean exit: a group can outlive its leader (a pool process orphaned by a crash).
             child.kill_group()
         for child in self.children:

@@ -14,7 +14,12 @@ args = parser.parse_args()
 folder = Path(args.folder)
 files = sorted(p for p in folder.rglob("*") if p.is_file())
 total = sum(p.stat().st_size for p in files)
-lines = [f"# {args.title or folder.name}", "", f"{len(files)} file{'' if len(files) == 1 else 's'}, {total} bytes", ""]
+lines = [
+    f"# {args.title or folder.name}",
+    "",
+    f"{len(files)} file{'' if len(files) == 1 else 's'}, {total} bytes",
+    "",
+]
 for path in files:
     size = path.stat().st_size
     lines.append(f"- `{path.relative_to(folder)}` ({size} bytes)")

@@ -9,7 +9,9 @@ parser.add_argument("--out", required=True)
 parser.add_argument("shards", nargs="+")
 args = parser.parse_args()
 
-results = sorted((json.loads((Path(s) / "result.json").read_text()) for s in args.shards), key=lambda r: r["index"])
+results = sorted(
+    (json.loads((Path(s) / "result.json").read_text()) for s in args.shards), key=lambda r: r["index"]
+)
 totals = {
     "shards": len(results),
     "numbers": f"{results[0]['first']}..{results[-1]['last']}",

@@ -15,6 +15,8 @@ with open(Path(args.records) / "records.jsonl") as f:
 print(f"checking {len(records)} records")
 missing = [n for n, record in enumerate(records, 1) if "id" not in record]
 if missing:
-    print(f"error: {len(missing)} records have no 'id' (lines {', '.join(map(str, missing))})", file=sys.stderr)
+    print(
+        f"error: {len(missing)} records have no 'id' (lines {', '.join(map(str, missing))})", file=sys.stderr
+    )
     sys.exit(1)
 (Path(args.out) / "checked.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))

@@ -20,14 +20,16 @@ with open(Path(args.data) / "test.csv", newline="") as f:
 
 def predict(row):
     z = [(float(row[n]) - scaling[n]["mean"]) / scaling[n]["stdev"] for n in model["features"]]
-    return sum(w * x for w, x in zip(model["weights"], z)) + model["bias"]
+    return sum(w * x for w, x in zip(model["weights"], z, strict=True)) + model["bias"]
 
 
 actual = [float(r[model["target"]]) for r in rows]
 predicted = [predict(r) for r in rows]
 mean = sum(actual) / len(actual)
-rmse = math.sqrt(sum((p - a) ** 2 for p, a in zip(predicted, actual)) / len(actual))
-r2 = 1 - sum((p - a) ** 2 for p, a in zip(predicted, actual)) / sum((a - mean) ** 2 for a in actual)
+rmse = math.sqrt(sum((p - a) ** 2 for p, a in zip(predicted, actual, strict=True)) / len(actual))
+r2 = 1 - sum((p - a) ** 2 for p, a in zip(predicted, actual, strict=True)) / sum(
+    (a - mean) ** 2 for a in actual
+)
 
 report = Path(args.report)
 metrics = {"test_rows": len(rows), "rmse": round(rmse, 3), "r2": round(r2, 4)}
@@ -35,5 +37,5 @@ metrics = {"test_rows": len(rows), "rmse": round(rmse, 3), "r2": round(r2, 4)}
 with open(report / "predictions.csv", "w", newline="") as f:
     writer = csv.writer(f)
     writer.writerow(["actual", "predicted"])
-    writer.writerows([a, round(p, 1)] for a, p in zip(actual, predicted))
+    writer.writerows([a, round(p, 1)] for a, p in zip(actual, predicted, strict=True))
 print(f"{len(rows)} held-out houses: RMSE {rmse:.1f}k, R² {r2:.3f}")

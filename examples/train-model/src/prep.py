@@ -1,4 +1,4 @@
-"""Split the houses table into train and test rows, and scale features with the training rows' mean and spread."""
+"""Split the houses into train and test rows; scale features by the training rows' mean and spread."""
 
 import argparse
 import csv
@@ -23,7 +23,10 @@ test = rows[::every]
 train = [row for i, row in enumerate(rows) if i % every]
 
 scaling = {
-    name: {"mean": statistics.fmean(r[name] for r in train), "stdev": statistics.stdev(r[name] for r in train)}
+    name: {
+        "mean": statistics.fmean(r[name] for r in train),
+        "stdev": statistics.stdev(r[name] for r in train),
+    }
     for name in features
 }
 

@@ -36,7 +36,10 @@ class Command(BaseCommand):
         engine = get_backend(backend)
         try:
             info = engine.submit_run(
-                pipeline_id=registered.pk, parameters=parameters, experiment=experiment, submitted_by=submitted_by
+                pipeline_id=registered.pk,
+                parameters=parameters,
+                experiment=experiment,
+                submitted_by=submitted_by,
             )
         except SpecError as exc:
             raise CommandError(str(exc)) from None
@@ -52,7 +55,9 @@ class Command(BaseCommand):
         seen: dict[str, str] = {}
         while True:
             info = engine.get_run(run_id)
-            changes = [(s.node_id, s.status) for s in engine.get_steps(run_id) if seen.get(s.node_id) != s.status]
+            changes = [
+                (s.node_id, s.status) for s in engine.get_steps(run_id) if seen.get(s.node_id) != s.status
+            ]
             if seen.get("") != info.status:
                 changes.append(("", info.status))
             for node_id, status in changes:

@@ -34,7 +34,8 @@ class Command(BaseCommand):
 
     def describe(self, path: str, spec: PipelineSpec) -> None:
         title = spec.display_name or spec.name or path
-        self.stdout.write(self.style.SUCCESS(f"{path}: {title}: {len(spec.jobs)} steps, {len(spec.edges)} edges"))
+        counts = f"{_count(len(spec.jobs), 'step')}, {_count(len(spec.edges), 'edge')}"
+        self.stdout.write(self.style.SUCCESS(f"{path}: {title}: {counts}"))
         for name, value in spec.inputs.items():
             self.stdout.write(f"  input  {name} ({value.type}) = {value.default!r}")
         self.stdout.write("steps:")
@@ -44,6 +45,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name}  [{component}]")
             self.stdout.write(f"      {' '.join(step.command.split())}")
         self.stdout.write("edges:")
-        for edge in spec.edges:
-            source, target = f"{edge.source_step}.{edge.source_output}", f"{edge.target_step}.{edge.target_input}"
-            self.stdout.write(f"  {source} -> {target}")
+        for e in spec.edges:
+            self.stdout.write(f"  {e.source_step}.{e.source_output} -> {e.target_step}.{e.target_input}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,202 @@
+"""The run pages: list, detail with live refresh, cancel permission, a step's log and its live tail."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from backends.base import RunStatus
+from backends.local import executor
+from backends.local.engine import submit_spec
+from backends.local.models import LocalStep
+from backends.local.spec import load_pipeline
+from dashboard.models import Action
+from runs.models import PipelineRun
+from runs.sync import sync_run
+from tests.integration.helpers import PIPELINES
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def make_run(status: str = RunStatus.COMPLETED, **fields) -> PipelineRun:
+    now = timezone.now()
+    defaults = {"created_at": now, "started_at": now, "display_name": "Nightly training"}
+    return PipelineRun.objects.create(
+        backend="local",
+        external_id=fields.pop("external_id", f"run_{PipelineRun.objects.count()}"),
+        status=status,
+        **{**defaults, **fields},
+    )
+
+
+@pytest.fixture
+def logged_in(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def engine_run(engine_dir):
+    """A run of the local engine with a step whose stdout holds text, mirrored."""
+    run = submit_spec(load_pipeline(PIPELINES / "two_steps.yml"))
+    step = run.steps.get(node_id="write")
+    LocalStep.objects.filter(pk=step.pk).update(status=RunStatus.RUNNING)
+    path = executor.log_path(step, "stdout")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"line one\n<script>alert('x')</script>\n")
+    return sync_run("local", run.pk), path
+
+
+def test_every_page_needs_a_login(client):
+    response = client.get(reverse("runs:list"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_list_shows_runs_newest_first_with_status_and_duration(logged_in):
+    make_run(external_id="older", created_at=timezone.now() - timezone.timedelta(hours=1))
+    make_run(RunStatus.FAILED, external_id="newer", pipeline_name="train", experiment_name="exp-a")
+
+    page = logged_in.get(reverse("runs:list")).content.decode()
+
+    assert page.index("newer") < page.index("older")
+    assert "Failed" in page and "train" in page and "exp-a" in page
+
+
+def test_the_list_pages_through_runs_with_a_cursor(logged_in):
+    base = timezone.now()
+    for i in range(55):
+        make_run(external_id=f"r{i:02d}", created_at=base - timezone.timedelta(minutes=i))
+
+    first = logged_in.get(reverse("runs:list"))
+    assert len(first.context["runs"]) == 50 and first.context["next_cursor"]
+    second = logged_in.get(reverse("runs:list"), {"cursor": first.context["next_cursor"]})
+
+    assert [r.external_id for r in second.context["runs"]] == [f"r{i}" for i in range(50, 55)]
+    assert second.context["next_cursor"] == ""
+
+
+def test_a_broken_cursor_shows_the_newest_runs_with_a_message(logged_in):
+    make_run(external_id="only")
+    response = logged_in.get(reverse("runs:list"), {"cursor": "nonsense"})
+    assert response.status_code == 200
+    assert "not valid" in response.content.decode()
+
+
+def test_the_newest_page_always_polls_for_new_runs(logged_in):
+    make_run(RunStatus.COMPLETED)
+    response = logged_in.get(reverse("runs:list"), HTTP_HX_TARGET="run-table", **HTMX)
+    assert response.status_code == 200 and 'hx-trigger="every 3s"' in response.content.decode()
+
+
+def test_an_older_page_polls_while_a_run_is_active_and_stops_when_none_is(logged_in):
+    base = timezone.now()
+    runs = [make_run(RunStatus.RUNNING, created_at=base - timezone.timedelta(minutes=i)) for i in range(52)]
+    cursor = logged_in.get(reverse("runs:list")).context["next_cursor"]
+    url = f"{reverse('runs:list')}?cursor={cursor}"
+    assert 'hx-trigger="every 3s"' in logged_in.get(url).content.decode()
+
+    PipelineRun.objects.filter(pk__in=[r.pk for r in runs]).update(status=RunStatus.COMPLETED)
+    response = logged_in.get(url, HTTP_HX_TARGET="run-table", **HTMX)
+    assert response.status_code == 286
+
+
+def test_a_run_page_shows_steps_tags_and_parameters(logged_in, engine_run):
+    run, _ = engine_run
+    run.tags = {"team": "vision"}
+    run.save()
+
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+
+    assert "write" in page and "read" in page
+    assert "vision" in page and "greeting" in page
+    assert "write.out → read.message" in page
+
+
+def test_an_unknown_run_is_a_404_page(logged_in):
+    response = logged_in.get(reverse("runs:detail", args=[999999]))
+    assert response.status_code == 404
+    assert "Not found" in response.content.decode()
+
+
+def test_the_run_page_stops_polling_once_the_run_is_terminal(logged_in):
+    run = make_run(RunStatus.RUNNING)
+    live = logged_in.get(run.get_absolute_url(), HTTP_HX_TARGET="run-live", **HTMX)
+    assert live.status_code == 200 and 'hx-trigger="every 2s"' in live.content.decode()
+
+    run.status = RunStatus.CANCELED
+    run.save()
+    done = logged_in.get(run.get_absolute_url(), HTTP_HX_TARGET="run-live", **HTMX)
+    assert done.status_code == 286 and "every 2s" not in done.content.decode()
+
+
+def test_a_user_without_the_cancel_permission_sees_no_cancel_button_and_gets_403(client, viewer):
+    run = make_run(RunStatus.RUNNING)
+    client.force_login(viewer)
+
+    assert "Cancel run" not in client.get(run.get_absolute_url()).content.decode()
+    response = client.post(reverse("runs:cancel", args=[run.pk]), {"reason": "forged"})
+
+    assert response.status_code == 403
+    assert not Action.objects.exists()
+    assert PipelineRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
+
+
+def test_cancel_writes_an_action_and_enqueues_it_after_commit(
+    logged_in, admin_user, redis_url, django_capture_on_commit_callbacks
+):
+    run = make_run(RunStatus.RUNNING)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = logged_in.post(reverse("runs:cancel", args=[run.pk]), {"reason": "  wrong data  "})
+
+    assert response.status_code == 302
+    action = Action.objects.get()
+    assert (action.kind, action.target_id, action.reason, action.requested_by) == (
+        "cancel_run",
+        run.external_id,
+        "wrong data",
+        admin_user,
+    )
+    assert action.status == Action.Status.PENDING and len(callbacks) == 1
+
+
+def test_cancel_rejects_get(logged_in):
+    run = make_run(RunStatus.RUNNING)
+    assert logged_in.get(reverse("runs:cancel", args=[run.pk])).status_code == 405
+
+
+def test_a_log_page_shows_the_log_escaped_and_tails_it_live(logged_in, engine_run):
+    run, path = engine_run
+    url = reverse("runs:step_log", args=[run.pk, "write", "stdout"])
+
+    page = logged_in.get(url).content.decode()
+    assert "line one" in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    offset = path.stat().st_size
+    assert f"offset={offset}" in page
+
+    with path.open("ab") as fh:
+        fh.write("caf\u00e9".encode()[:-1])  # a character cut in half by the writer
+    tail = logged_in.get(url, {"offset": offset}, **HTMX)
+    assert tail.status_code == 200
+    assert tail.content.decode().startswith("caf<span")  # the half character waits for the next read
+    assert f"offset={offset + 3}" in tail.content.decode()
+
+
+def test_the_log_tail_stops_when_the_step_has_ended(logged_in, engine_run):
+    run, path = engine_run
+    LocalStep.objects.filter(run_id=run.external_id).update(status=RunStatus.COMPLETED)
+    sync_run("local", run.external_id)
+    url = reverse("runs:step_log", args=[run.pk, "write", "stdout"])
+
+    response = logged_in.get(url, {"offset": path.stat().st_size}, **HTMX)
+
+    assert response.status_code == 286 and "hx-get" not in response.content.decode()
+
+
+def test_an_unknown_log_name_is_a_404(logged_in, engine_run):
+    run, _ = engine_run
+    assert logged_in.get(reverse("runs:step_log", args=[run.pk, "write", "secrets"])).status_code == 404
+    assert logged_in.get(reverse("runs:step_log", args=[run.pk, "nope", "stdout"])).status_code == 404
