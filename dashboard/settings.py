@@ -132,6 +132,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- backends -------------------------------------------------------------------------------
 # RUNBOARD_BACKENDS names a YAML file: {name: {engine: dotted.path.Class, options...}}.
 RUNBOARD_BACKENDS_FILE = env_str("RUNBOARD_BACKENDS")
+if RUNBOARD_BACKENDS_FILE and not Path(RUNBOARD_BACKENDS_FILE).is_file():
+    raise ImproperlyConfigured(f"RUNBOARD_BACKENDS={RUNBOARD_BACKENDS_FILE!r} is not a file")
 LOCAL_ENGINE_DIR = Path(env_str("RUNBOARD_LOCAL_ENGINE_DIR", str(VAR_DIR / "local-engine"))).resolve()
 EXAMPLES_DIR = BASE_DIR / "examples"
 

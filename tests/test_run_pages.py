@@ -200,3 +200,13 @@ def test_an_unknown_log_name_is_a_404(logged_in, engine_run):
     run, _ = engine_run
     assert logged_in.get(reverse("runs:step_log", args=[run.pk, "write", "secrets"])).status_code == 404
     assert logged_in.get(reverse("runs:step_log", args=[run.pk, "nope", "stdout"])).status_code == 404
+
+
+def test_a_failing_backend_is_shown_in_the_page_header(logged_in):
+    from dashboard.models import BackendState
+
+    BackendState.objects.create(name="azure-prod", healthy=False, last_error="unavailable: HTTP 503")
+
+    page = logged_in.get(reverse("runs:list")).content.decode()
+
+    assert "backend azure-prod failing" in page and "unavailable: HTTP 503" in page

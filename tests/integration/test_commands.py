@@ -1,0 +1,86 @@
+"""The command line, run as a user runs it: `manage.py validate` and `manage.py submit`, real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from runs.models import PipelineRun
+from tests.conftest import ROOT, _database_url
+from tests.integration.helpers import EXAMPLES, PIPELINES
+
+BAD = ROOT / "tests" / "unit" / "pipelines"
+
+
+def manage(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_validate_prints_the_steps_and_edges_of_a_good_file():
+    result = manage("validate", str(EXAMPLES / "train-model" / "pipeline.yml"))
+
+    assert result.returncode == 0, result.stderr
+    assert "4 steps, 4 edges" in result.stdout
+    assert "prep.prepared -> train.prepared" in result.stdout
+
+
+def test_validate_names_the_file_line_and_field_of_a_bad_file_and_exits_non_zero():
+    result = manage("validate", str(BAD / "bad_sweep.yml"))
+
+    assert result.returncode == 1
+    assert "bad_sweep.yml:" in result.stderr and "sweep" in result.stderr and "not supported" in result.stderr
+
+
+@pytest.fixture
+def cli_env(celery_worker, redis_url, engine_dir):
+    return {
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": redis_url,
+        "RUNBOARD_LOCAL_ENGINE_DIR": str(engine_dir),
+    }
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_submit_wait_prints_the_run_its_url_and_its_progress_and_exits_zero(cli_env):
+    result = manage(
+        "submit", str(EXAMPLES / "train-model" / "pipeline.yml"), "--set", "epochs=40", "--wait", env=cli_env
+    )
+
+    assert result.returncode == 0, result.stderr
+    run_id, url, *progress = result.stdout.splitlines()
+    run = PipelineRun.objects.get(external_id=run_id)
+    assert url.endswith(f"/runs/{run.pk}/")
+    assert progress[-1].endswith("run Completed")
+    assert any("step train Completed" in line for line in progress)
+    assert run.status == "Completed" and run.parameters["epochs"] == 40
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_submit_wait_exits_non_zero_when_the_run_fails(cli_env):
+    result = manage("submit", str(EXAMPLES / "flaky-branch" / "pipeline.yml"), "--wait", env=cli_env)
+
+    assert result.returncode == 1
+    assert "ended Failed" in result.stderr
+    assert "step check_records Failed" in result.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_submit_refuses_an_unknown_parameter_naming_it(cli_env):
+    result = manage("submit", str(PIPELINES / "two_steps.yml"), "--set", "colour=red", env=cli_env)
+
+    assert result.returncode == 1
+    assert "colour" in result.stderr
+    assert not PipelineRun.objects.exists()
