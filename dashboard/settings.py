@@ -166,5 +166,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-# Where the dashboard is reached, for links printed by commands.
-PUBLIC_URL = env_str("RUNBOARD_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}").rstrip("/")
+# Where the dashboard is reached, for links printed by commands: RUNBOARD_URL, else where `serve` listens.
+SERVE_URL_FILE = VAR_DIR / "url"
+PUBLIC_URL = env_str("RUNBOARD_URL").rstrip("/") or (
+    SERVE_URL_FILE.read_text().strip()
+    if SERVE_URL_FILE.exists()
+    else f"http://127.0.0.1:{env_int('PORT', 8000)}"
+)

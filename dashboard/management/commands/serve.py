@@ -124,6 +124,8 @@ class Command(BaseCommand):
                 return f"the web server did not answer on port {port} within {READY_TIMEOUT_SECONDS} s"
             time.sleep(0.25)
         if not self.stopping.is_set():
+            # Commands run from another shell (manage.py submit) print links to this server.
+            settings.SERVE_URL_FILE.write_text(f"http://127.0.0.1:{port}")
             self.announce(port)
         return ""
 
@@ -201,6 +203,7 @@ class Command(BaseCommand):
 
     def stop_all(self) -> None:
         self.stopping.set()
+        settings.SERVE_URL_FILE.unlink(missing_ok=True)
         if self.signal_name:
             self.say(f"{self.signal_name}: stopping everything (Ctrl-C again to kill at once)")
         for child in self.children:
