@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from backends.base import RunStatus
 
@@ -36,6 +37,27 @@ class Pipeline(models.Model):
         return self.display_name or self.name
 
 
+class Timed(models.Model):
+    """A status in Azure ML's vocabulary and the times it went through."""
+
+    status = models.CharField(max_length=32, choices=STATUS_CHOICES, default=RunStatus.NOT_STARTED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_terminal(self) -> bool:
+        return RunStatus.is_terminal(self.status)
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+
 class PipelineRunQuerySet(models.QuerySet):
     def active(self) -> PipelineRunQuerySet:
         return self.exclude(status__in=RunStatus.TERMINAL)
@@ -44,7 +66,7 @@ class PipelineRunQuerySet(models.QuerySet):
         return self.order_by("-created_at", "-id")
 
 
-class PipelineRun(models.Model):
+class PipelineRun(Timed):
     backend = models.CharField(max_length=64)
     external_id = models.CharField(max_length=255)
     pipeline = models.ForeignKey(
@@ -54,7 +76,6 @@ class PipelineRun(models.Model):
     display_name = models.CharField(max_length=255, blank=True)
     experiment_name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
-    status = models.CharField(max_length=32, choices=STATUS_CHOICES, default=RunStatus.NOT_STARTED)
     tags = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     submitted_by = models.CharField(max_length=255, blank=True)
@@ -62,8 +83,6 @@ class PipelineRun(models.Model):
     continue_on_step_failure = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     backend_updated_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -87,21 +106,12 @@ class PipelineRun(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("runs:detail", args=[self.pk])
 
-    @property
-    def is_terminal(self) -> bool:
-        return RunStatus.is_terminal(self.status)
 
-    @property
-    def duration(self) -> timedelta | None:
-        return _duration(self.started_at, self.finished_at)
-
-
-class StepRun(models.Model):
+class StepRun(Timed):
     run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="steps")
     external_id = models.CharField(max_length=255)
     node_id = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=32, choices=STATUS_CHOICES, default=RunStatus.NOT_STARTED)
     job_type = models.CharField(max_length=32, default="command")
     command = models.TextField(blank=True)
     environment = models.CharField(max_length=512, blank=True)
@@ -116,8 +126,6 @@ class StepRun(models.Model):
     log_names = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)  # the step's place in the pipeline's topological order
     queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_run_node")]
@@ -132,14 +140,6 @@ class StepRun(models.Model):
     @property
     def default_log(self) -> str:
         return self.log_names[0] if self.log_names else "stdout"
-
-    @property
-    def is_terminal(self) -> bool:
-        return RunStatus.is_terminal(self.status)
-
-    @property
-    def duration(self) -> timedelta | None:
-        return _duration(self.started_at, self.finished_at)
 
 
 class StepEdge(models.Model):
@@ -159,13 +159,3 @@ class StepEdge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_node}.{self.source_output} → {self.target_node}.{self.target_input}"
-
-
-def _duration(start, end) -> timedelta | None:
-    if start is None:
-        return None
-    if end is None:
-        from django.utils import timezone
-
-        end = timezone.now()
-    return end - start

@@ -94,32 +94,21 @@ def celery_worker(django_db_setup, django_db_blocker, redis_url, engine_dir, tmp
         "RUNBOARD_LOCAL_ENGINE_DIR": str(engine_dir),
         "PYTHONUNBUFFERED": "1",
     }
-    with log.open("wb") as fh:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "dashboard",
-                "worker",
-                "-Q",
-                "runboard,steps",
-                "-c",
-                "6",
-                "-n",
-                f"test-{os.getpid()}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "info",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_celery(
+        "worker",
+        "-Q",
+        "runboard,steps",
+        "-c",
+        "6",
+        "-n",
+        f"test-{os.getpid()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "-l",
+        "info",
+        env=env,
+        log=log,
+    )
     worker = Worker(process, log)
     deadline = time.monotonic() + 60
     while "ready." not in worker.output():
@@ -128,6 +117,37 @@ def celery_worker(django_db_setup, django_db_blocker, redis_url, engine_dir, tmp
             pytest.fail(f"the Celery worker did not start:\n{worker.output()[-4000:]}")
         time.sleep(0.2)
     yield worker
+    stop_process(process)
+
+
+@pytest.fixture
+def celery_beat(celery_worker, redis_url, tmp_path):
+    """Celery beat, so the mirror follows the backend by itself as it does in production."""
+    process = start_celery(
+        "beat", "-s", str(tmp_path / "beat-schedule"), "-l", "warning", env={"REDIS_URL": redis_url}
+    )
+    yield process
+    stop_process(process)
+
+
+def start_celery(*args: str, env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    """`celery -A dashboard ARGS` in a process group of its own, output to ``log`` (or nowhere)."""
+    output = log.open("wb") if log else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "dashboard", *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        if log:
+            output.close()
+
+
+def stop_process(process: subprocess.Popen) -> None:
     os.killpg(process.pid, 15)
     try:
         process.wait(timeout=20)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -52,33 +50,6 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
-
-
-@pytest.fixture(scope="session")
-def celery_beat(celery_worker, redis_url, tmp_path_factory):
-    """Celery beat, so the mirror follows the backend by itself as it does in production."""
-    from tests.conftest import ROOT
-
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "dashboard",
-            "beat",
-            "-s",
-            str(tmp_path_factory.mktemp("beat") / "s"),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "REDIS_URL": redis_url},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    yield process
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def log_in(page, live_server, username: str, password: str) -> None:

@@ -10,7 +10,7 @@ from backends.registry import get_backend
 from dashboard.models import BackendState
 from runs.models import Pipeline, PipelineRun
 from runs.sync import backend_lock, sync_backend
-from tests.integration.helpers import PIPELINES, submit, wait_for_status
+from tests.integration.helpers import PIPELINES, submit, wait_for, wait_for_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 TERMINAL = set(RunStatus.TERMINAL)
@@ -89,39 +89,12 @@ def test_a_failing_backend_is_recorded_and_the_others_carry_on(celery_worker, co
     assert ok.error == "" and PipelineRun.objects.filter(external_id=run_id).exists()
 
 
-def test_celery_beat_keeps_the_mirror_in_sync_by_itself(celery_worker, redis_url, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-    from tests.integration.helpers import wait_for
-
+def test_celery_beat_keeps_the_mirror_in_sync_by_itself(celery_beat):
     run_id = submit(PIPELINES / "two_steps.yml", greeting="beat")
-    beat = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "dashboard",
-            "beat",
-            "-s",
-            str(tmp_path / "beat"),
-            "-l",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "REDIS_URL": redis_url},
-        start_new_session=True,
+
+    run = wait_for(
+        lambda: PipelineRun.objects.filter(external_id=run_id, status=RunStatus.COMPLETED).first(),
+        timeout=20,
+        what="beat's sync to mirror the finished run",
     )
-    try:
-        run = wait_for(
-            lambda: PipelineRun.objects.filter(external_id=run_id, status=RunStatus.COMPLETED).first(),
-            timeout=20,
-            what="beat's sync to mirror the finished run",
-        )
-    finally:
-        beat.terminate()
-        beat.wait(timeout=10)
     assert run.steps.count() == 2
