@@ -78,6 +78,14 @@ class NotFound(BackendError):
     """The backend has no such object."""
 
 
+class InvalidParameters(BackendError):
+    """Parameters that the pipeline does not take, or of the wrong type. The message names them."""
+
+
+class Conflict(BackendError):
+    """The object's state forbids the request (a disabled published pipeline, one still scheduled)."""
+
+
 # --- dataclasses ----------------------------------------------------------------------------
 
 
@@ -107,7 +115,9 @@ class PublishedPipelineInfo:
     endpoint: str = ""
     continue_on_step_failure: bool = False
     published_by: str = ""
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"type", "default"}
     created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +260,14 @@ class Backend:
         version: str,
         continue_on_step_failure: bool,
     ) -> PublishedPipelineInfo:
+        raise NotImplementedError
+
+    def set_published_pipeline_enabled(self, published_id: str, enabled: bool) -> PublishedPipelineInfo:
+        """Active or Disabled. Disabling is refused (Conflict) while an enabled schedule uses it."""
+        raise NotImplementedError
+
+    def resubmit_run(self, run_id: str, *, force_rerun: bool, submitted_by: str = "") -> RunInfo:
+        """A new run of the same definition and parameters; without force_rerun, completed steps are reused."""
         raise NotImplementedError
 
     def list_schedules(self) -> list[ScheduleInfo]:

@@ -1,15 +1,19 @@
 """The action path: a view writes an Action, its task carries it out against the backend.
 
-Handlers are plain functions ``handler(action) -> str`` (a result message) registered by kind.
+The Action row is the source of truth. A task claims it by moving it from pending to running (a conditional
+update, so a duplicate message does nothing), calls the handler for its kind, and records the outcome.
+Handlers are plain functions ``handler(action) -> str`` (a result message) registered by kind; they may fill
+``action.outcome`` with what they made.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -19,62 +23,89 @@ from dashboard.models import Action
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# A pending action older than this was lost on its way to a worker (e.g. Redis restarted without it).
+PENDING_TOO_LONG = timedelta(seconds=60)
+# A running action older than this lost its worker: the task's hard time limit is shorter.
+RUNNING_TOO_LONG = timedelta(minutes=5)
 HANDLERS: dict[str, str] = {
     Action.Kind.CANCEL_RUN: "runs.actions.perform_cancel",
+    Action.Kind.RESUBMIT_RUN: "runs.actions.perform_resubmit",
+    Action.Kind.PUBLISH_PIPELINE: "runs.actions.perform_publish",
+    Action.Kind.SUBMIT_PUBLISHED: "runs.actions.perform_submit_published",
+    Action.Kind.DISABLE_PUBLISHED: "runs.actions.perform_set_published_enabled",
+    Action.Kind.ENABLE_PUBLISHED: "runs.actions.perform_set_published_enabled",
 }
 
 
 class RetryLater(Exception):
-    """The backend was unavailable; the task retries with backoff."""
+    """The backend was unavailable; the task retries after ``countdown`` seconds."""
 
-    def __init__(self, attempts: int) -> None:
+    def __init__(self, attempts: int, countdown: int) -> None:
         super().__init__(f"attempt {attempts}")
         self.attempts = attempts
+        self.countdown = countdown
 
 
-def action_request(
+def action_record(
     *,
     kind: str,
     backend: str,
     target_type: str,
     target_id: str,
-    target_label: str,
+    target_label: str = "",
     user,
-    reason: str,
-    params=None,
+    reason: str = "",
+    params: dict | None = None,
 ) -> Action:
-    """Record the request and enqueue its task once the row is committed."""
-    from dashboard.tasks import execute_action
-
-    action = Action.objects.create(
+    return Action.objects.create(
         kind=kind,
         backend=backend,
         target_type=target_type,
         target_id=target_id,
-        target_label=target_label,
+        target_label=target_label[:255],
         requested_by=user,
         reason=reason.strip(),
         params=params or {},
     )
-    transaction.on_commit(lambda: execute_action.delay(action.pk))
+
+
+def action_request(**fields) -> Action:
+    """Record the request and enqueue its task once the row is committed."""
+    action = action_record(**fields)
+    transaction.on_commit(lambda: _enqueue(action.pk))
     return action
 
 
+def _enqueue(action_id: int, countdown: int = 0) -> None:
+    from dashboard.tasks import execute_action
+
+    execute_action.apply_async((action_id,), countdown=countdown)
+
+
+def _claim(action_id: int) -> Action | None:
+    now = timezone.now()
+    claimed = Action.objects.filter(pk=action_id, status=Action.Status.PENDING).update(
+        status=Action.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, next_attempt_at=None
+    )
+    return Action.objects.get(pk=action_id) if claimed else None
+
+
 def action_perform(action_id: int) -> Action:
-    """Carry out one attempt. Idempotent: a finished action is left as it is."""
-    claimed = Action.objects.filter(
-        pk=action_id, status__in=[Action.Status.PENDING, Action.Status.RUNNING]
-    ).update(status=Action.Status.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now())
-    action = Action.objects.get(pk=action_id)
-    if not claimed:
-        return action
-    handler: Callable[[Action], str] = import_string(HANDLERS[action.kind])
+    """Carry out one attempt (from the task). Idempotent: an action not pending is left as it is."""
+    action = _claim(action_id)
+    if action is None:
+        return Action.objects.get(pk=action_id)
     try:
-        result = handler(action)
+        result = _handler(action)(action)
     except BackendUnavailable as exc:
         if action.attempts < MAX_ATTEMPTS:
-            Action.objects.filter(pk=action_id).update(error=f"Backend unavailable: {exc} (will retry)")
-            raise RetryLater(action.attempts) from exc
+            countdown = min(2**action.attempts, 60)
+            Action.objects.filter(pk=action_id).update(
+                status=Action.Status.PENDING,
+                error=f"Backend unavailable: {exc} (attempt {action.attempts}; retrying)",
+                next_attempt_at=timezone.now() + timedelta(seconds=countdown),
+            )
+            raise RetryLater(action.attempts, countdown) from exc
         return _finish(
             action, Action.Status.FAILED, error=f"Backend unavailable after {action.attempts} attempts: {exc}"
         )
@@ -86,9 +117,49 @@ def action_perform(action_id: int) -> Action:
     return _finish(action, Action.Status.SUCCEEDED, result=result)
 
 
+def action_perform_now(action: Action) -> Action:
+    """Carry out an action in this process (the REST API answers with its outcome). Backend errors propagate,
+    after being recorded, so the caller can answer with the right status code."""
+    claimed = _claim(action.pk)
+    if claimed is None:
+        raise ValueError(f"action {action.pk} is not pending")
+    try:
+        result = _handler(claimed)(claimed)
+    except BackendError as exc:
+        _finish(claimed, Action.Status.FAILED, error=str(exc))
+        raise
+    except BackendUnavailable as exc:
+        _finish(claimed, Action.Status.FAILED, error=f"Backend unavailable: {exc}")
+        raise
+    return _finish(claimed, Action.Status.SUCCEEDED, result=result)
+
+
+def _handler(action: Action) -> Callable[[Action], str]:
+    return import_string(HANDLERS[action.kind])
+
+
 def _finish(action: Action, status: str, *, error: str = "", result: str = "") -> Action:
     Action.objects.filter(pk=action.pk).update(
-        status=status, error=error, result=result, finished_at=timezone.now()
+        status=status, error=error, result=result, outcome=action.outcome, finished_at=timezone.now()
     )
     action.refresh_from_db()
     return action
+
+
+def requeue_stale_actions(now: datetime | None = None) -> list[int]:
+    """Enqueue again the actions whose task was lost, so no requested action is dropped."""
+    now = now or timezone.now()
+    # A worker that died mid-action: put the action back; the attempt it used still counts.
+    Action.objects.filter(status=Action.Status.RUNNING, started_at__lt=now - RUNNING_TOO_LONG).update(
+        status=Action.Status.PENDING, error="The worker carrying out this action stopped; retrying."
+    )
+    lost = Action.objects.filter(status=Action.Status.PENDING).filter(
+        Q(next_attempt_at__isnull=True, requested_at__lt=now - PENDING_TOO_LONG)
+        | Q(next_attempt_at__lt=now - PENDING_TOO_LONG)
+    )
+    ids = list(lost.values_list("pk", flat=True))
+    for pk in ids:
+        _enqueue(pk)
+    if ids:
+        log.warning("re-enqueued %d lost action(s): %s", len(ids), ids)
+    return ids

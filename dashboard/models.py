@@ -31,6 +31,11 @@ class Action(models.Model):
 
     class Kind(models.TextChoices):
         CANCEL_RUN = "cancel_run", "Cancel run"
+        RESUBMIT_RUN = "resubmit_run", "Resubmit run"
+        PUBLISH_PIPELINE = "publish_pipeline", "Publish pipeline"
+        SUBMIT_PUBLISHED = "submit_published", "Submit published pipeline"
+        DISABLE_PUBLISHED = "disable_published", "Disable published pipeline"
+        ENABLE_PUBLISHED = "enable_published", "Enable published pipeline"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -54,7 +59,9 @@ class Action(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     result = models.TextField(blank=True)
+    outcome = models.JSONField(default=dict, blank=True)  # what the action made, e.g. {"run": mirror pk}
     requested_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)  # set while a retry waits
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -9,14 +11,23 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.env import env_bool, env_int, env_list, env_str, env_url
 from dashboard.redis_server import redis_socket_path
+from dashboard.security import check_production_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("RUNBOARD_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+# RUNBOARD_PRODUCTION=1: HTTPS only (secure cookies, redirect, HSTS), a real SECRET_KEY from the environment, no DEBUG.
+PRODUCTION = env_bool("RUNBOARD_PRODUCTION", False)
+# RUNBOARD_BEHIND_PROXY=1: a reverse proxy terminates TLS and sets X-Forwarded-Proto and X-Forwarded-For.
+RUNBOARD_BEHIND_PROXY = env_bool("RUNBOARD_BEHIND_PROXY", False)
 DEBUG = env_bool("DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when RUNBOARD_PRODUCTION=1")
 SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
+if PRODUCTION:
+    check_production_secret_key(SECRET_KEY)
+elif not SECRET_KEY:
     # A fresh machine gets a key made once and kept under var/, so sessions survive restarts.
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
@@ -37,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
+    "csp",
     "dashboard",
     "runs",
     "schedules",
@@ -53,7 +66,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -87,8 +103,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "runboard.sqlite3",
-            # The test database is a file too, so Celery worker processes started by the tests can open it.
-            "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            # The test database is a file too, so Celery worker processes started by the tests can open it;
+            # one per test process, so two test runs side by side do not share it.
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -100,7 +117,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test.sqlite3"))
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery -----------------------------------------------------------------------
@@ -127,6 +146,7 @@ SYNC_INTERVAL_SECONDS = env_int("RUNBOARD_SYNC_INTERVAL", 2)
 CELERY_BEAT_SCHEDULE = {
     "sync-backends": {"task": "runs.tasks.sync_all_backends", "schedule": float(SYNC_INTERVAL_SECONDS)},
     "local-engine-heartbeats": {"task": "backends.local.tasks.check_heartbeats", "schedule": 5.0},
+    "requeue-stale-actions": {"task": "dashboard.tasks.requeue_stale_actions", "schedule": 30.0},
 }
 
 # --- backends -------------------------------------------------------------------------------
@@ -147,6 +167,52 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- security -------------------------------------------------------------------------------
+# Login lockout: 5 failures for one username from one address lock that pair out for 15 minutes.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "dashboard.security.client_ip"
+
+# The CSRF token reaches htmx through the page (<body hx-headers>), never through JavaScript reading the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+if RUNBOARD_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# In every mode, so tests and development see a violation where production would: no inline script or style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -162,8 +228,11 @@ WHITENOISE_USE_FINDERS = True  # serve from the source folders: no collectstatic
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_secrets": {"()": "dashboard.security.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes announces itself at INFO in every process, commands included; its login failures still show.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }
 
 # Where the dashboard is reached, for links printed by commands: RUNBOARD_URL, else where `serve` listens.

@@ -7,7 +7,9 @@ from dashboard import views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="runs:list", permanent=False), name="home"),
-    path("runs/", include("runs.urls")),
+    path("", include("runs.urls")),
+    path("api/", include("runs.api_urls")),
+    path("actions/", views.action_list, name="action_list"),
     path("actions/<int:pk>/", views.action_detail, name="action_detail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

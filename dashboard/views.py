@@ -1,14 +1,84 @@
+"""The audit trail (/actions/) and the error pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from dashboard import roles
 from dashboard.models import Action
+from dashboard.paging import keyset_page
+from runs.models import PipelineRun, PublishedPipeline
+
+PAGE_SIZE = 50
+TARGET_MODELS = {"run": PipelineRun, "published": PublishedPipeline}
+
+
+def attach_target_urls(actions: list[Action]) -> None:
+    """Give each action ``target_url``: its target's page in the mirror, two queries for any number of rows."""
+    for target_type, model in TARGET_MODELS.items():
+        keys = {(a.backend, a.target_id) for a in actions if a.target_type == target_type}
+        if not keys:
+            continue
+        query = Q()
+        for backend, external_id in keys:
+            query |= Q(backend=backend, external_id=external_id)
+        found = {(o.backend, o.external_id): o.get_absolute_url() for o in model.objects.filter(query)}
+        for action in actions:
+            if action.target_type == target_type:
+                action.target_url = found.get((action.backend, action.target_id), "")
 
 
 @require_GET
+@roles.require("dashboard.view_action")
+def action_list(request: HttpRequest) -> HttpResponse:
+    actions = Action.objects.select_related("requested_by")
+    filters = {key: request.GET.get(key, "").strip() for key in ("kind", "status", "user", "target")}
+    if filters["kind"]:
+        actions = actions.filter(kind=filters["kind"])
+    if filters["status"]:
+        actions = actions.filter(status=filters["status"])
+    if filters["user"]:
+        actions = actions.filter(requested_by__username=filters["user"])
+    if filters["target"]:
+        actions = actions.filter(
+            Q(target_id__icontains=filters["target"]) | Q(target_label__icontains=filters["target"])
+        )
+    page = keyset_page(actions, request.GET.get("cursor", ""), field="requested_at", size=PAGE_SIZE)
+    attach_target_urls(page.items)
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return render(
+        request,
+        "dashboard/action_list.html",
+        {
+            "actions": page.items,
+            "next_cursor": page.next_cursor,
+            "cursor": page.cursor,
+            "filters": filters,
+            "query": query,
+            "kinds": Action.Kind.choices,
+            "statuses": Action.Status.choices,
+            "users": get_user_model().objects.filter(actions__isnull=False).distinct().order_by("username"),
+        },
+    )
+
+
+@require_GET
+@roles.require("dashboard.view_action")
 def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
     action = get_object_or_404(Action.objects.select_related("requested_by"), pk=pk)
-    return render(request, "dashboard/action_detail.html", {"action": action})
+    attach_target_urls([action])
+    outcome_url = ""
+    if action.outcome.get("run"):
+        outcome_url = PipelineRun(pk=action.outcome["run"]).get_absolute_url()
+    elif action.outcome.get("published"):
+        outcome_url = PublishedPipeline(pk=action.outcome["published"]).get_absolute_url()
+    return render(request, "dashboard/action_detail.html", {"action": action, "outcome_url": outcome_url})
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -1,13 +1,17 @@
-"""Actions on runs: what a user asks for, and what the task does against the backend."""
+"""Actions on runs and published pipelines: what a user asks for, and what the task does against the backend."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from backends.base import RunStatus
 from backends.registry import get_backend
-from dashboard.actions import action_request
+from dashboard.actions import action_record, action_request
 from dashboard.models import Action
-from runs.models import PipelineRun
-from runs.sync import mirror_run
+from runs.models import PipelineRun, PublishedPipeline
+from runs.sync import mirror_published, mirror_run
+
+# --- requests (views call these) --------------------------------------------------------------
 
 
 def run_cancel(*, run: PipelineRun, user, reason: str = "") -> Action:
@@ -22,6 +26,91 @@ def run_cancel(*, run: PipelineRun, user, reason: str = "") -> Action:
     )
 
 
+def run_resubmit(*, run: PipelineRun, user, reason: str = "", force_rerun: bool = True) -> Action:
+    return action_request(
+        kind=Action.Kind.RESUBMIT_RUN,
+        backend=run.backend,
+        target_type="run",
+        target_id=run.external_id,
+        target_label=str(run),
+        user=user,
+        reason=reason,
+        params={"force_rerun": force_rerun},
+    )
+
+
+def run_publish(
+    *,
+    run: PipelineRun,
+    user,
+    name: str,
+    description: str = "",
+    version: str = "",
+    continue_on_step_failure: bool = False,
+    reason: str = "",
+) -> Action:
+    params = {
+        "name": name,
+        "description": description,
+        "version": version,
+        "continue_on_step_failure": continue_on_step_failure,
+    }
+    return action_request(
+        kind=Action.Kind.PUBLISH_PIPELINE,
+        backend=run.backend,
+        target_type="run",
+        target_id=run.external_id,
+        target_label=str(run),
+        user=user,
+        reason=reason,
+        params=params,
+    )
+
+
+def published_set_enabled(*, published: PublishedPipeline, user, enabled: bool, reason: str = "") -> Action:
+    kind = Action.Kind.ENABLE_PUBLISHED if enabled else Action.Kind.DISABLE_PUBLISHED
+    return action_request(
+        kind=kind,
+        backend=published.backend,
+        target_type="published",
+        target_id=published.external_id,
+        target_label=str(published),
+        user=user,
+        reason=reason,
+        params={"enabled": enabled},
+    )
+
+
+def published_submit_action(
+    *,
+    published: PublishedPipeline,
+    user,
+    parameters: dict[str, Any],
+    experiment: str = "",
+    reason: str = "",
+    enqueue: bool = True,
+) -> Action:
+    """A run of a published pipeline: enqueued from the page, or recorded for the REST API to carry out now."""
+    record = action_request if enqueue else action_record
+    return record(
+        kind=Action.Kind.SUBMIT_PUBLISHED,
+        backend=published.backend,
+        target_type="published",
+        target_id=published.external_id,
+        target_label=str(published),
+        user=user,
+        reason=reason,
+        params={"parameters": parameters, "experiment": experiment},
+    )
+
+
+# --- handlers (the action task calls these) ---------------------------------------------------
+
+
+def _user(action: Action) -> str:
+    return action.requested_by.get_username() if action.requested_by else ""
+
+
 def perform_cancel(action: Action) -> str:
     backend = get_backend(action.backend)
     before = backend.get_run(action.target_id)
@@ -31,3 +120,48 @@ def perform_cancel(action: Action) -> str:
     status = backend.cancel_run(action.target_id)
     mirror_run(backend, backend.get_run(action.target_id))
     return f"Cancel requested; the run is {status}."
+
+
+def perform_resubmit(action: Action) -> str:
+    backend = get_backend(action.backend)
+    force = bool(action.params.get("force_rerun", True))
+    info = backend.resubmit_run(action.target_id, force_rerun=force, submitted_by=_user(action))
+    run = mirror_run(backend, info)
+    action.outcome = {"run": run.pk}
+    how = "every step runs again" if force else "completed steps are reused"
+    return f"Submitted run {info.id} ({how})."
+
+
+def perform_publish(action: Action) -> str:
+    backend = get_backend(action.backend)
+    p = action.params
+    info = backend.publish_pipeline(
+        action.target_id,
+        p["name"],
+        p.get("description", ""),
+        p.get("version", ""),
+        bool(p.get("continue_on_step_failure")),
+    )
+    published = mirror_published(backend, info, published_by=_user(action))
+    action.outcome = {"published": published.pk}
+    return f"Published {published}."
+
+
+def perform_submit_published(action: Action) -> str:
+    backend = get_backend(action.backend)
+    info = backend.submit_run(
+        published_id=action.target_id,
+        parameters=action.params.get("parameters") or {},
+        experiment=action.params.get("experiment", ""),
+        submitted_by=_user(action),
+    )
+    run = mirror_run(backend, info)
+    action.outcome = {"run": run.pk, "run_id": info.id}
+    return f"Submitted run {info.id}."
+
+
+def perform_set_published_enabled(action: Action) -> str:
+    backend = get_backend(action.backend)
+    info = backend.set_published_pipeline_enabled(action.target_id, bool(action.params["enabled"]))
+    published = mirror_published(backend, info)
+    return f"{published} is {info.status}."

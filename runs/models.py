@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -58,6 +59,78 @@ class Timed(models.Model):
         return (self.finished_at or timezone.now()) - self.started_at
 
 
+class PublishedPipeline(models.Model):
+    """A pipeline frozen from a run, submitted by other systems through its REST endpoint."""
+
+    ACTIVE, DISABLED = "Active", "Disabled"
+
+    backend = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    version = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, default=ACTIVE)
+    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source_run = models.ForeignKey(
+        "PipelineRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="published_as"
+    )
+    source_run_external_id = models.CharField(max_length=255, blank=True)
+    endpoint = models.CharField(max_length=1024, blank=True)  # the backend's own, when it has one
+    continue_on_step_failure = models.BooleanField(default=False)
+    parameters = models.JSONField(default=dict, blank=True)
+    published_by = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["backend", "external_id"], name="published_backend_external_id")
+        ]
+        ordering = ["name", "-created_at"]
+        permissions = [
+            ("submit_publishedpipeline", "Can submit runs of published pipelines and manage their tokens"),
+            ("enable_publishedpipeline", "Can disable and enable published pipelines"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:published_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.ACTIVE
+
+
+class ApiToken(models.Model):
+    """A bearer token for one published pipeline's endpoint. Only its SHA-256 digest is kept."""
+
+    published_pipeline = models.ForeignKey(PublishedPipeline, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)  # shown in lists, so a token can be recognised
+    digest = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="api_tokens"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
 class PipelineRunQuerySet(models.QuerySet):
     def active(self) -> PipelineRunQuerySet:
         return self.exclude(status__in=RunStatus.TERMINAL)
@@ -73,6 +146,9 @@ class PipelineRun(Timed):
         Pipeline, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
     pipeline_name = models.CharField(max_length=255, blank=True)
+    published_pipeline = models.ForeignKey(
+        PublishedPipeline, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
     display_name = models.CharField(max_length=255, blank=True)
     experiment_name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
@@ -98,7 +174,11 @@ class PipelineRun(Timed):
             models.Index(fields=["pipeline", "-created_at", "-id"], name="run_pipeline_created"),
             models.Index(fields=["experiment_name", "-created_at", "-id"], name="run_experiment_created"),
         ]
-        permissions = [("cancel_pipelinerun", "Can cancel pipeline runs")]
+        permissions = [
+            ("cancel_pipelinerun", "Can cancel pipeline runs"),
+            ("resubmit_pipelinerun", "Can resubmit pipeline runs"),
+            ("publish_pipelinerun", "Can publish a run's pipeline"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.external_id

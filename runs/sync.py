@@ -12,10 +12,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from backends.base import Backend, BackendErrorBase, BackendUnavailable, RunInfo, RunStatus
+from backends.base import (
+    Backend,
+    BackendErrorBase,
+    BackendUnavailable,
+    PublishedPipelineInfo,
+    RunInfo,
+    RunStatus,
+)
 from backends.registry import get_backend
 from dashboard.models import BackendState
-from runs.models import Pipeline, PipelineRun, StepEdge, StepRun
+from runs.models import Pipeline, PipelineRun, PublishedPipeline, StepEdge, StepRun
 
 log = logging.getLogger(__name__)
 
@@ -24,24 +31,6 @@ WATERMARK_OVERLAP = timedelta(seconds=5)
 LOCK_SECONDS = 120
 MAX_BACKOFF = timedelta(minutes=5)
 
-RUN_FIELDS = [
-    "pipeline",
-    "pipeline_name",
-    "display_name",
-    "experiment_name",
-    "description",
-    "status",
-    "tags",
-    "parameters",
-    "submitted_by",
-    "compute",
-    "continue_on_step_failure",
-    "error",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "backend_updated_at",
-]
 STEP_FIELDS = [
     "external_id",
     "display_name",
@@ -107,6 +96,7 @@ def _sync_locked(name: str) -> SyncResult:
     backend = get_backend(name)
     try:
         sync_pipelines(backend)
+        sync_published(backend)
         since = state.watermark - WATERMARK_OVERLAP if state.watermark else None
         runs = backend.list_runs(changed_since=since)
         for info in runs:
@@ -174,6 +164,43 @@ def sync_pipelines(backend: Backend) -> None:
     )
 
 
+def sync_published(backend: Backend) -> None:
+    try:
+        infos = backend.list_published_pipelines()
+    except NotImplementedError:
+        return  # a backend without published pipelines
+    for info in infos:
+        mirror_published(backend, info)
+
+
+def mirror_published(
+    backend: Backend, info: PublishedPipelineInfo, *, published_by: str = ""
+) -> PublishedPipeline:
+    source_run = None
+    if info.source_run_id:
+        source_run = PipelineRun.objects.filter(backend=backend.name, external_id=info.source_run_id).first()
+    defaults = {
+        "name": info.name,
+        "description": info.description,
+        "version": info.version,
+        "status": info.status,
+        "pipeline": Pipeline.objects.filter(backend=backend.name, external_id=info.pipeline_id).first(),
+        "source_run": source_run,
+        "source_run_external_id": info.source_run_id,
+        "endpoint": info.endpoint,
+        "continue_on_step_failure": info.continue_on_step_failure,
+        "parameters": info.parameters,
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+    }
+    if published_by or info.published_by:
+        defaults["published_by"] = published_by or info.published_by
+    published, _ = PublishedPipeline.objects.update_or_create(
+        backend=backend.name, external_id=info.id, defaults=defaults
+    )
+    return published
+
+
 def sync_run(backend_name: str, run_id: str) -> PipelineRun:
     """Mirror one run now (after a submit or an action), without waiting for the next beat."""
     backend = get_backend(backend_name)
@@ -186,9 +213,13 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
     graph = (
         None if existing and StepEdge.objects.filter(run=existing).exists() else backend.get_graph(info.id)
     )
-    pipeline = None
+    pipeline = published = None
     if info.pipeline_id:
         pipeline = Pipeline.objects.filter(backend=backend.name, external_id=info.pipeline_id).first()
+    if info.published_pipeline_id:
+        published = PublishedPipeline.objects.filter(
+            backend=backend.name, external_id=info.published_pipeline_id
+        ).first()
     with transaction.atomic():
         run, _ = PipelineRun.objects.update_or_create(
             backend=backend.name,
@@ -196,6 +227,7 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
             defaults={
                 "pipeline": pipeline,
                 "pipeline_name": pipeline.name if pipeline else info.pipeline_id,
+                "published_pipeline": published,
                 "display_name": info.display_name,
                 "experiment_name": info.experiment_name,
                 "description": info.description,

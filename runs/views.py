@@ -1,11 +1,11 @@
-"""Run pages: the runs list, a run, a step's log. They read the mirror; only a log read reaches a backend."""
+"""Run pages: the runs list, a run and its actions, a step's log.
+
+They read the mirror; only a log read reaches a backend. Actions are requested here and carried out by tasks.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -13,8 +13,11 @@ from django_htmx.http import HttpResponseStopPolling
 
 from backends.base import BackendErrorBase
 from backends.registry import get_backend
+from dashboard import roles
 from dashboard.models import Action
-from runs.actions import run_cancel
+from dashboard.paging import keyset_page
+from runs.actions import run_cancel, run_publish, run_resubmit
+from runs.forms import PublishForm, ReasonForm
 from runs.logtext import decode_chunk, skip_partial_line
 from runs.models import PipelineRun, StepRun
 
@@ -23,51 +26,28 @@ LOG_TAIL_BYTES = 256 * 1024
 LOG_POLL_BYTES = 256 * 1024
 
 
-def can_cancel(user) -> bool:
-    return user.has_perm("runs.cancel_pipelinerun")
+def _stop_polling(response: HttpResponse) -> HttpResponse:
+    # 286 tells htmx to stop polling; the content is still swapped in.
+    response.status_code = HttpResponseStopPolling.status_code
+    return response
 
 
 # --- runs list ------------------------------------------------------------------------------
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _make_cursor(run: PipelineRun) -> str:
-    # Whole microseconds since the epoch: exact, and nothing in it needs escaping in a URL.
-    return f"{(run.created_at - EPOCH) // timedelta(microseconds=1)}_{run.pk}"
-
-
-def _parse_cursor(raw: str) -> tuple[datetime, int] | None:
-    micros, _, pk = raw.partition("_")
-    if not (micros.isdigit() and pk.isdigit()):
-        return None
-    return EPOCH + timedelta(microseconds=int(micros)), int(pk)
-
-
 @require_GET
+@roles.require(roles.READ)
 def run_list(request: HttpRequest) -> HttpResponse:
-    runs = PipelineRun.objects.newest_first().select_related("pipeline")
-    cursor_raw = request.GET.get("cursor", "")
-    cursor = _parse_cursor(cursor_raw) if cursor_raw else None
-    if cursor_raw and cursor is None:
+    runs = PipelineRun.objects.select_related("pipeline")
+    page = keyset_page(runs, request.GET.get("cursor", ""), field="created_at", size=PAGE_SIZE)
+    if not page.cursor_valid:
         messages.error(request, "That page link is not valid any more; showing the newest runs.")
-    if cursor:
-        when, pk = cursor
-        # Keyset pagination: rows strictly after the last one shown, in (created_at, id) order.
-        runs = runs.filter(created_at__lt=when) | runs.filter(created_at=when, id__lt=pk)
-        runs = runs.order_by("-created_at", "-id")
-    page = list(runs[: PAGE_SIZE + 1])
-    has_more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
-    next_cursor = _make_cursor(page[-1]) if has_more and page else ""
     # The newest page can always gain a run; an older page changes only while one of its runs is active.
-    live = not cursor or any(not r.is_terminal for r in page)
-    context = {"runs": page, "next_cursor": next_cursor, "cursor": cursor_raw if cursor else "", "live": live}
+    live = not page.cursor or any(not r.is_terminal for r in page.items)
+    context = {"runs": page.items, "next_cursor": page.next_cursor, "cursor": page.cursor, "live": live}
     if request.htmx and request.htmx.target == "run-table":
-        if not live:
-            return HttpResponseStopPolling(render(request, "runs/run_list.html#run-table", context).content)
-        return render(request, "runs/run_list.html#run-table", context)
+        response = render(request, "runs/run_list.html#run-table", context)
+        return response if live else _stop_polling(response)
     return render(request, "runs/run_list.html", context)
 
 
@@ -75,45 +55,95 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 
 def _get_run(pk: int) -> PipelineRun:
-    return get_object_or_404(PipelineRun.objects.select_related("pipeline"), pk=pk)
+    return get_object_or_404(PipelineRun.objects.select_related("pipeline", "published_pipeline"), pk=pk)
 
 
-def _run_context(request: HttpRequest, run: PipelineRun) -> dict:
-    steps = list(run.steps.all())
-    actions = Action.objects.filter(target_type="run", backend=run.backend, target_id=run.external_id)
-    actions_list = list(actions.select_related("requested_by")[:10])
+def _run_context(request: HttpRequest, run: PipelineRun, **extra) -> dict:
+    actions = list(
+        Action.objects.filter(target_type="run", backend=run.backend, target_id=run.external_id)
+        .select_related("requested_by")
+        .order_by("-requested_at", "-id")[:10]
+    )
+    user = request.user
     return {
         "run": run,
-        "steps": steps,
-        "edges": list(run.edges.all()),
-        "can_cancel": can_cancel(request.user) and not run.is_terminal,
-        "actions": actions_list,
-        "actions_pending": any(not a.is_finished for a in actions_list),
+        "steps": list(run.steps.all()),
+        "actions": actions,
+        "actions_pending": any(not a.is_finished for a in actions),
+        "can_cancel": user.has_perm(roles.CANCEL) and not run.is_terminal,
+        "can_resubmit": user.has_perm(roles.RESUBMIT),
+        "can_publish": user.has_perm(roles.PUBLISH),
+        **extra,
     }
 
 
 @require_GET
+@roles.require(roles.READ)
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _get_run(pk)
     context = _run_context(request, run)
     if request.htmx and request.htmx.target == "run-live":
         response = render(request, "runs/run_detail.html#run-live", context)
-        # 286 tells htmx to stop polling: a terminal run does not change any more.
-        if run.is_terminal and not context["actions_pending"]:
-            response.status_code = HttpResponseStopPolling.status_code
-        return response
+        # A terminal run with no action under way does not change any more.
+        return _stop_polling(response) if run.is_terminal and not context["actions_pending"] else response
+    context.update(
+        edges=list(run.edges.all()),
+        published=list(run.published_as.all()),
+        publish_form=PublishForm(initial={"name": run.pipeline_name or run.display_name}),
+    )
     return render(request, "runs/run_detail.html", context)
 
 
-@require_POST
-def run_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
-    run = _get_run(pk)
-    if not can_cancel(request.user):
-        raise PermissionDenied("You may not cancel runs.")
-    action = run_cancel(run=run, user=request.user, reason=request.POST.get("reason", ""))
+def _after_action(request: HttpRequest, run: PipelineRun, action: Action) -> HttpResponse:
     if request.htmx:
         return render(request, "runs/run_detail.html#run-live", _run_context(request, run))
-    messages.info(request, f"Cancel requested (action #{action.pk}).")
+    messages.info(request, f"{action.get_kind_display()} requested (action #{action.pk}).")
+    return redirect(run)
+
+
+@require_POST
+@roles.require(roles.CANCEL)
+def run_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _get_run(pk)
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    action = run_cancel(run=run, user=request.user, reason=form.cleaned_data.get("reason", ""))
+    return _after_action(request, run, action)
+
+
+@require_POST
+@roles.require(roles.RESUBMIT)
+def run_resubmit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _get_run(pk)
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    # "Rerun from failure" keeps what completed: the backend reuses those steps.
+    force_rerun = request.POST.get("mode") != "from-failure"
+    action = run_resubmit(
+        run=run, user=request.user, reason=form.cleaned_data.get("reason", ""), force_rerun=force_rerun
+    )
+    return _after_action(request, run, action)
+
+
+@require_POST
+@roles.require(roles.PUBLISH)
+def run_publish_view(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _get_run(pk)
+    form = PublishForm(request.POST)
+    if not form.is_valid():
+        context = _run_context(request, run, publish_form=form, edges=list(run.edges.all()))
+        return render(request, "runs/run_detail.html", context, status=400)
+    data = form.cleaned_data
+    action = run_publish(
+        run=run,
+        user=request.user,
+        name=data["name"],
+        description=data["description"],
+        version=data["version"],
+        continue_on_step_failure=data["continue_on_step_failure"],
+        reason=data["reason"],
+    )
+    messages.info(request, f"Publishing {data['name']} (action #{action.pk}).")
     return redirect(run)
 
 
@@ -121,6 +151,7 @@ def run_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+@roles.require(roles.READ)
 def step_log(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResponse:
     run = _get_run(pk)
     step = get_object_or_404(StepRun, run=run, node_id=node_id)
@@ -149,7 +180,6 @@ def step_log(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResp
         {
             "run": run,
             "step": step,
-            "steps": list(run.steps.all()),
             "name": name,
             "text": text,
             "truncated": start > 0,
@@ -178,6 +208,4 @@ def _log_tail(request: HttpRequest, backend, run, step, name: str, offset_raw: s
             "live": live,
         },
     )
-    if not live:
-        response.status_code = HttpResponseStopPolling.status_code
-    return response
+    return response if live else _stop_polling(response)

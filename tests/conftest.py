@@ -161,9 +161,33 @@ def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("admin", "admin@example.com", "admin-pass-123")
 
 
+def make_user(django_user_model, name: str, *groups: str):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(name, f"{name}@example.com", f"{name}-pass-123")
+    user.groups.add(*Group.objects.filter(name__in=groups))
+    return user
+
+
 @pytest.fixture
 def viewer(django_user_model):
-    return django_user_model.objects.create_user("viewer", "viewer@example.com", "viewer-pass-123")
+    return make_user(django_user_model, "viewer", "viewer")
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return make_user(django_user_model, "operator", "operator")
+
+
+@pytest.fixture
+def manager(django_user_model):
+    return make_user(django_user_model, "manager", "schedule-manager")
+
+
+@pytest.fixture
+def stranger(django_user_model):
+    """Logged in, in no group: may read nothing."""
+    return make_user(django_user_model, "stranger")
 
 
 @pytest.fixture

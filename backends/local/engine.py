@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from datetime import datetime
@@ -10,23 +11,26 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from backends.base import (
     Backend,
-    BackendError,
+    Conflict,
     Graph,
     GraphEdge,
     GraphNode,
+    InvalidParameters,
     LogChunk,
     NotFound,
     PipelineInfo,
+    PublishedPipelineInfo,
     RunInfo,
     RunStatus,
     StepInfo,
 )
 from backends.local import executor
 from backends.local.executor import stop_local_steps
-from backends.local.models import LocalPipeline, LocalRun, LocalStep
+from backends.local.models import LocalPipeline, LocalPublishedPipeline, LocalRun, LocalStep
 from backends.local.spec import PipelineSpec, SpecError, load_pipeline
 
 __all__ = ["LocalEngine", "register_pipeline_file", "stop_local_steps", "submit_spec"]
@@ -73,11 +77,15 @@ def submit_spec(
     spec: PipelineSpec,
     *,
     pipeline: LocalPipeline | None = None,
+    published: LocalPublishedPipeline | None = None,
     parameters: dict[str, Any] | None = None,
     experiment: str = "",
     submitted_by: str = "",
 ) -> LocalRun:
-    """Create the run and its steps; the first ready steps are queued once the rows are committed."""
+    """Create the run and its steps; the first ready steps are queued once the rows are committed.
+
+    Raises SpecError when a parameter is unknown or of the wrong type.
+    """
     if parameters:
         spec = spec.with_parameters(parameters)
     order = spec.topological_order()
@@ -86,6 +94,7 @@ def submit_spec(
         run = LocalRun.objects.create(
             id=_new_run_id(),
             pipeline=pipeline,
+            published=published,
             display_name=spec.display_name or name,
             experiment_name=experiment or spec.experiment_name or name,
             description=spec.description,
@@ -200,23 +209,91 @@ class LocalEngine(Backend):
         experiment: str = "",
         submitted_by: str = "",
     ) -> RunInfo:
+        published = None
         if published_id:
-            raise NotImplementedError("published pipelines")
-        try:
-            pipeline = LocalPipeline.objects.get(pk=pipeline_id)
-        except LocalPipeline.DoesNotExist:
-            raise NotFound(f"no pipeline {pipeline_id!r} is registered with the local engine") from None
+            published = self._published(published_id)
+            if published.status != "Active":
+                raise Conflict(f"published pipeline {published.name} {published.version} is disabled")
+            spec, pipeline = PipelineSpec.from_dict(published.spec), published.pipeline
+        else:
+            try:
+                pipeline = LocalPipeline.objects.get(pk=pipeline_id)
+            except LocalPipeline.DoesNotExist:
+                raise NotFound(f"no pipeline {pipeline_id!r} is registered with the local engine") from None
+            spec = PipelineSpec.from_dict(pipeline.spec)
         try:
             run = submit_spec(
-                PipelineSpec.from_dict(pipeline.spec),
+                spec,
                 pipeline=pipeline,
+                published=published,
                 parameters=parameters,
                 experiment=experiment,
                 submitted_by=submitted_by,
             )
         except SpecError as exc:
-            raise BackendError(str(exc)) from None
+            raise InvalidParameters(str(exc)) from None
         return self.get_run(run.pk)
+
+    def resubmit_run(self, run_id: str, *, force_rerun: bool, submitted_by: str = "") -> RunInfo:
+        source = self._run(run_id)
+        spec = PipelineSpec.from_dict(source.spec)
+        if force_rerun:
+            spec = dataclasses.replace(spec, force_rerun=True)
+        run = submit_spec(
+            spec,
+            pipeline=source.pipeline,
+            published=source.published,
+            experiment=source.experiment_name,
+            submitted_by=submitted_by,
+        )
+        return self.get_run(run.pk)
+
+    # --- published pipelines ----------------------------------------------------------------
+
+    def publish_pipeline(
+        self,
+        run_id: str,
+        name: str,
+        description: str,
+        version: str,
+        continue_on_step_failure: bool,
+    ) -> PublishedPipelineInfo:
+        run = self._run(run_id)
+        spec = dataclasses.replace(
+            PipelineSpec.from_dict(run.spec), continue_on_step_failure=continue_on_step_failure
+        )
+        published = LocalPublishedPipeline.objects.create(
+            id=uuid.uuid4().hex,
+            name=name,
+            description=description,
+            version=version,
+            pipeline=run.pipeline,
+            source_run=run,
+            continue_on_step_failure=continue_on_step_failure,
+            spec=spec.to_dict(),
+        )
+        return self._published_info(published)
+
+    def list_published_pipelines(self) -> list[PublishedPipelineInfo]:
+        return [self._published_info(p) for p in LocalPublishedPipeline.objects.order_by("created_at")]
+
+    def set_published_pipeline_enabled(self, published_id: str, enabled: bool) -> PublishedPipelineInfo:
+        published = self._published(published_id)
+        if not enabled:
+            users = self._enabled_schedules_using(published)
+            if users:
+                raise Conflict(
+                    f"published pipeline {published.name} is used by enabled schedules: {', '.join(users)}; "
+                    "disable them first"
+                )
+        LocalPublishedPipeline.objects.filter(pk=published.pk).update(
+            status="Active" if enabled else "Disabled", updated_at=timezone.now()
+        )
+        published.refresh_from_db()
+        return self._published_info(published)
+
+    def _enabled_schedules_using(self, published: LocalPublishedPipeline) -> list[str]:
+        return []
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -226,6 +303,31 @@ class LocalEngine(Backend):
         except LocalRun.DoesNotExist:
             raise NotFound(f"no run {run_id!r} in the local engine") from None
 
+    def _published(self, published_id: str) -> LocalPublishedPipeline:
+        try:
+            return LocalPublishedPipeline.objects.select_related("pipeline").get(pk=published_id)
+        except LocalPublishedPipeline.DoesNotExist:
+            raise NotFound(f"no published pipeline {published_id!r} in the local engine") from None
+
+    def _published_info(self, published: LocalPublishedPipeline) -> PublishedPipelineInfo:
+        spec = PipelineSpec.from_dict(published.spec)
+        return PublishedPipelineInfo(
+            id=published.pk,
+            name=published.name,
+            description=published.description,
+            version=published.version,
+            status=published.status,
+            pipeline_id=published.pipeline_id or "",
+            source_run_id=published.source_run_id or "",
+            continue_on_step_failure=published.continue_on_step_failure,
+            parameters={
+                name: {"type": i.type, "default": i.default, "optional": i.optional}
+                for name, i in spec.inputs.items()
+            },
+            created_at=published.created_at,
+            updated_at=published.updated_at,
+        )
+
     def _run_info(self, run: LocalRun) -> RunInfo:
         return RunInfo(
             id=run.pk,
@@ -234,6 +336,7 @@ class LocalEngine(Backend):
             experiment_name=run.experiment_name,
             description=run.description,
             pipeline_id=run.pipeline_id or "",
+            published_pipeline_id=run.published_id or "",
             tags=run.tags,
             parameters=run.parameters,
             submitted_by=run.submitted_by,

@@ -28,9 +28,34 @@ class LocalPipeline(models.Model):
         return self.pk
 
 
+class LocalPublishedPipeline(models.Model):
+    """A run's definition frozen under a name and version (PipelineRun.publish_pipeline)."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    version = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, default="Active")  # Active | Disabled
+    pipeline = models.ForeignKey(LocalPipeline, null=True, on_delete=models.SET_NULL, related_name="+")
+    source_run = models.ForeignKey("LocalRun", null=True, on_delete=models.SET_NULL, related_name="+")
+    continue_on_step_failure = models.BooleanField(default=False)
+    spec = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "local_engine_published_pipeline"
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+
 class LocalRun(models.Model):
     id = models.CharField(primary_key=True, max_length=64)
     pipeline = models.ForeignKey(LocalPipeline, null=True, on_delete=models.SET_NULL, related_name="runs")
+    published = models.ForeignKey(
+        LocalPublishedPipeline, null=True, on_delete=models.SET_NULL, related_name="runs"
+    )
     display_name = models.CharField(max_length=255, blank=True)
     experiment_name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)

@@ -65,7 +65,9 @@ def test_an_unavailable_backend_is_retried_then_the_action_fails(configure_backe
         with pytest.raises(RetryLater):
             action_perform(action.pk)
         action.refresh_from_db()
-        assert action.status == Action.Status.RUNNING and action.attempts == attempt
+        # Back to pending until the retry, which only a pending action can claim.
+        assert action.status == Action.Status.PENDING and action.attempts == attempt
+        assert action.next_attempt_at is not None and "retrying" in action.error
     action = action_perform(action.pk)
 
     assert action.status == Action.Status.FAILED

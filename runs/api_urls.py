@@ -1,0 +1,8 @@
+from django.urls import path
+
+from runs import api
+
+app_name = "api"
+urlpatterns = [
+    path("published/<int:pk>/runs", api.published_runs, name="published_runs"),
+]
