@@ -81,6 +81,9 @@ _SECRET_PATTERNS = [
     ),
     # A bearer token anywhere else in a message.
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*"), rf"\g<1>{REDACTED}"),
+    # A published-pipeline token on its own (runs.tokens: "rbp_" and 43 URL-safe characters). Its short
+    # recognisable prefix, "rbp_" and 4 characters, is not a secret and stays.
+    (re.compile(r"\b(rbp_[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{16,}"), rf"\g<1>{REDACTED}"),
 ]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from kombu import pools as kombu_pools
 from django.conf import settings
 
 from dashboard.celery import app as celery_app
@@ -47,6 +48,8 @@ def _reset_broker_pool() -> None:
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    kombu_pools.reset()  # kombu keeps producer pools per broker URL, process-wide
 
 
 def _broker(url: str) -> str:
@@ -162,8 +165,14 @@ def admin_user(django_user_model):
 
 
 def make_user(django_user_model, name: str, *groups: str):
+    import importlib
+
+    from django.apps import apps
     from django.contrib.auth.models import Group
 
+    if groups and not Group.objects.filter(name__in=groups).exists():
+        # A transactional test's flush empties every table, the groups a migration made included.
+        importlib.import_module("dashboard.migrations.0003_roles").create_roles(apps, None)
     user = django_user_model.objects.create_user(name, f"{name}@example.com", f"{name}-pass-123")
     user.groups.add(*Group.objects.filter(name__in=groups))
     return user
@@ -206,3 +215,9 @@ def configure_backends(tmp_path, settings):
 
     yield configure
     registry.reload()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Real hashing costs ~0.3 s a user by design; tests make hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

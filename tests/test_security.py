@@ -349,6 +349,11 @@ def test_the_secret_key_is_never_rendered(client, admin_user):
             "POST /api/published/3/runs with bearer [redacted] refused",
         ),
         ("authorization failed for user admin", "authorization failed for user admin"),
+        (
+            "token rbp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdE in a URL",
+            "token rbp_AbCd[redacted] in a URL",
+        ),
+        ("token ci (rbp_AbCd…) used", "token ci (rbp_AbCd…) used"),
     ],
 )
 def test_redaction_removes_credentials_and_keeps_the_rest(text, expected):

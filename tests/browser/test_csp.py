@@ -43,7 +43,9 @@ class PolicyWatch:
 
     def wait_for_swap(self, target: str, timeout: float = 10_000) -> None:
         # A function, not an expression string: Playwright evals strings, which the policy rightly refuses.
-        self.page.wait_for_function("(target) => window.__swaps.includes(target)", arg=target, timeout=timeout)
+        self.page.wait_for_function(
+            "(target) => window.__swaps.includes(target)", arg=target, timeout=timeout
+        )
 
 
 def test_the_pages_satisfy_the_policy_and_stay_live(page, live_server, admin_user, celery_beat):

@@ -1,0 +1,163 @@
+"""Every role against every action: allowed ones record an Action that reaches the backend; forbidden ones
+get a 403 and change nothing (no Action, no token, no backend call, no mirror change)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.actions import action_perform
+from dashboard.models import Action
+from runs.models import ApiToken, PipelineRun, PublishedPipeline
+from runs.tokens import token_create
+from tests.conftest import make_user
+from tests.fakes import RecordingBackend
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["stranger", "viewer", "operator", "schedule-manager", "superuser"]
+# action -> the roles allowed to do it
+MATRIX = {
+    "cancel": {"operator", "superuser"},
+    "resubmit": {"operator", "superuser"},
+    "publish": {"viewer", "operator", "schedule-manager", "superuser"},
+    "disable_published": {"schedule-manager", "superuser"},
+    "enable_published": {"schedule-manager", "superuser"},
+    "submit_published": {"operator", "superuser"},
+    "create_token": {"operator", "superuser"},
+    "revoke_token": {"operator", "superuser"},
+}
+READ_PAGES = ["runs:list", "runs:published_list", "action_list"]
+EXPECTED_CALL = {
+    "cancel": "cancel_run",
+    "resubmit": "resubmit_run",
+    "publish": "publish_pipeline",
+    "disable_published": "set_published_pipeline_enabled",
+    "enable_published": "set_published_pipeline_enabled",
+    "submit_published": "submit_run",
+}
+
+
+@pytest.fixture
+def world(configure_backends, django_user_model):
+    configure_backends({"rec": {"engine": "tests.fakes.RecordingBackend"}})
+    RecordingBackend.calls = []
+    run = PipelineRun.objects.create(
+        backend="rec", external_id="run-1", status="Running", created_at=timezone.now(), display_name="r"
+    )
+    active = PublishedPipeline.objects.create(backend="rec", external_id="pub-a", name="a", parameters={})
+    disabled = PublishedPipeline.objects.create(
+        backend="rec", external_id="pub-d", name="d", status="Disabled"
+    )
+    owner = make_user(django_user_model, "token-owner", "operator")
+    token, _ = token_create(published=active, user=owner, name="ci")
+    return {"run": run, "active": active, "disabled": disabled, "token": token}
+
+
+def _user(role: str, django_user_model):
+    if role == "superuser":
+        return django_user_model.objects.create_superuser("root", "root@example.com", "root-pass-123")
+    return make_user(django_user_model, f"user-{role}", *([role] if role != "stranger" else []))
+
+
+def _request(client, action: str, w: dict):
+    run, active, disabled, token = w["run"], w["active"], w["disabled"], w["token"]
+    posts = {
+        "cancel": (reverse("runs:cancel", args=[run.pk]), {"reason": "r"}),
+        "resubmit": (reverse("runs:resubmit", args=[run.pk]), {"mode": "all"}),
+        "publish": (reverse("runs:publish", args=[run.pk]), {"name": "nightly", "version": "1"}),
+        "disable_published": (reverse("runs:published_set_enabled", args=[active.pk]), {"enabled": "0"}),
+        "enable_published": (reverse("runs:published_set_enabled", args=[disabled.pk]), {"enabled": "1"}),
+        "submit_published": (reverse("runs:published_submit", args=[active.pk]), {"experiment": "e"}),
+        "create_token": (reverse("runs:token_create", args=[active.pk]), {"name": "new"}),
+        "revoke_token": (reverse("runs:token_revoke", args=[active.pk, token.pk]), {}),
+    }
+    url, data = posts[action]
+    return client.post(url, data)
+
+
+def _snapshot(w: dict) -> tuple:
+    return (
+        list(PipelineRun.objects.order_by("pk").values_list("pk", "status")),
+        list(PublishedPipeline.objects.order_by("pk").values_list("pk", "status")),
+        list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("action", sorted(MATRIX))
+def test_the_role_matrix(role, action, world, client, django_user_model, django_capture_on_commit_callbacks):
+    client.force_login(_user(role, django_user_model))
+    before = _snapshot(world)
+
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        response = _request(client, action, world)
+
+    if role not in MATRIX[action]:
+        assert response.status_code == 403
+        assert "Nothing was changed" in response.content.decode()
+        assert not Action.objects.exists() and enqueued == []
+        assert _snapshot(world) == before
+        assert RecordingBackend.calls == []
+        return
+    assert response.status_code in (201, 302)
+    if action in EXPECTED_CALL:
+        action_row = Action.objects.get()
+        assert action_row.requested_by.username in (f"user-{role}", "root") and len(enqueued) == 1
+        assert action_perform(action_row.pk).status == Action.Status.SUCCEEDED
+        assert [c[0] for c in RecordingBackend.calls if c[0] != "get_run"] == [EXPECTED_CALL[action]]
+    elif action == "create_token":
+        assert ApiToken.objects.filter(name="new").exists()
+    else:
+        assert ApiToken.objects.get(pk=world["token"].pk).revoked_at is not None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_reading_needs_a_role(role, world, client, django_user_model):
+    client.force_login(_user(role, django_user_model))
+    pages = [reverse(name) for name in READ_PAGES] + [
+        world["run"].get_absolute_url(),
+        world["active"].get_absolute_url(),
+    ]
+    for url in pages:
+        assert client.get(url).status_code == (403 if role == "stranger" else 200), url
+
+
+def test_the_migration_made_the_three_roles():
+    assert set(Group.objects.values_list("name", flat=True)) >= {"viewer", "operator", "schedule-manager"}
+
+
+@pytest.mark.parametrize(
+    ("role", "shown", "hidden"),
+    [
+        ("viewer", ["Publish this pipeline"], ["Cancel run", "Resubmit"]),
+        ("operator", ["Cancel run", "Publish this pipeline"], []),
+        ("schedule-manager", ["Publish this pipeline"], ["Cancel run", "Resubmit"]),
+    ],
+)
+def test_controls_a_user_may_not_use_are_not_shown(role, shown, hidden, world, client, django_user_model):
+    client.force_login(_user(role, django_user_model))
+    page = client.get(world["run"].get_absolute_url()).content.decode()
+    for text in shown:
+        assert text in page
+    for text in hidden:
+        assert text not in page
+
+
+@pytest.mark.parametrize(
+    ("role", "sees_tokens", "sees_disable"),
+    [
+        ("viewer", False, False),
+        ("operator", True, False),
+        ("schedule-manager", False, True),
+    ],
+)
+def test_published_page_controls_follow_the_role(
+    role, sees_tokens, sees_disable, world, client, django_user_model
+):
+    client.force_login(_user(role, django_user_model))
+    page = client.get(world["active"].get_absolute_url()).content.decode()
+    assert ("Create token" in page) is sees_tokens
+    assert (">Disable<" in page) is sees_disable
