@@ -17,7 +17,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("RUNBOARD_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-# RUNBOARD_PRODUCTION=1: HTTPS only (secure cookies, redirect, HSTS), a real SECRET_KEY from the environment, no DEBUG.
+# RUNBOARD_PRODUCTION=1: HTTPS only (secure cookies, redirect, HSTS), SECRET_KEY from the environment, no DEBUG.
 PRODUCTION = env_bool("RUNBOARD_PRODUCTION", False)
 # RUNBOARD_BEHIND_PROXY=1: a reverse proxy terminates TLS and sets X-Forwarded-Proto and X-Forwarded-For.
 RUNBOARD_BEHIND_PROXY = env_bool("RUNBOARD_BEHIND_PROXY", False)
@@ -182,8 +182,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "dashboard.security.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "dashboard.security.client_ip"
 
-# The CSRF token reaches htmx through the page (<body hx-headers>), never through JavaScript reading the cookie.
+# htmx gets the CSRF token from the page (<body hx-headers>), never by reading the cookie: it can be HttpOnly.
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "dashboard.security.csrf_failure"
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

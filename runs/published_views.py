@@ -17,6 +17,7 @@ from runs.models import ApiToken, PublishedPipeline
 from runs.tokens import token_create, token_revoke
 
 RUNS_SHOWN = 50
+NEW_TOKEN_KEY = "new-token"
 
 
 def _get(pk: int) -> PublishedPipeline:
@@ -56,7 +57,16 @@ def _detail_context(request: HttpRequest, published: PublishedPipeline, **extra)
 @require_GET
 @roles.require(roles.READ)
 def published_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "runs/published_detail.html", _detail_context(request, _get(pk)))
+    published = _get(pk)
+    # A token made by the POST before the redirect is shown on this one page view, then forgotten.
+    new = request.session.pop(NEW_TOKEN_KEY, None)
+    extra = {}
+    if new and new["published"] == published.pk:
+        extra = {"new_token": ApiToken.objects.filter(pk=new["token"]).first(), "new_secret": new["secret"]}
+    response = render(request, "runs/published_detail.html", _detail_context(request, published, **extra))
+    if extra:
+        response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST
@@ -109,11 +119,8 @@ def token_create_view(request: HttpRequest, pk: int) -> HttpResponse:
             status=400,
         )
     token, secret = token_create(published=published, user=request.user, name=form.cleaned_data["name"])
-    # The secret is in this response only: it is not stored, and never shown again.
-    context = _detail_context(request, published, new_token=token, new_secret=secret)
-    response = render(request, "runs/published_detail.html", context, status=201)
-    response["Cache-Control"] = "no-store"
-    return response
+    request.session[NEW_TOKEN_KEY] = {"published": published.pk, "token": token.pk, "secret": secret}
+    return redirect(published)
 
 
 @require_POST

@@ -79,6 +79,7 @@ def test_a_cancel_post_without_the_csrf_token_is_refused(admin_user):
     htmx = client.post(reverse("runs:cancel", args=[run.pk]), {"reason": "forged"}, HTTP_HX_REQUEST="true")
 
     assert plain.status_code == 403 and htmx.status_code == 403
+    assert "its CSRF check failed" in plain.content.decode()  # our page: Django's has an inline <style>
     assert not Action.objects.exists()
 
 
@@ -130,8 +131,8 @@ def test_the_csrf_cookie_is_http_only_as_htmx_gets_the_token_from_the_page(clien
 # --- login lockout --------------------------------------------------------------------------
 
 
-def log_in(client: Client, password: str, username: str = "admin", ip: str = "10.0.0.1"):
-    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip)
+def log_in(client: Client, password: str, username: str = "admin", ip: str = "10.0.0.1", **meta: str):
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip, **meta)
 
 
 def fail(client: Client, times: int = 5, **kwargs) -> None:
@@ -161,6 +162,18 @@ def test_the_lockout_is_for_the_username_from_that_address_only(client, admin_us
     fail(client, ip="10.0.0.1")
 
     assert log_in(client, PASSWORD, ip="10.0.0.2").status_code == 302
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_attempts_count_against_the_address_the_proxy_saw(client, admin_user, settings):
+    settings.RUNBOARD_BEHIND_PROXY = True
+    proxy = "10.0.0.254"
+    fail(
+        client, ip=proxy, HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7"
+    )  # the first is the client's claim
+
+    assert log_in(client, PASSWORD, ip=proxy, HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
+    assert log_in(client, PASSWORD, ip=proxy, HTTP_X_FORWARDED_FOR="203.0.113.8").status_code == 302
 
 
 @pytest.mark.django_db
@@ -239,10 +252,12 @@ def test_templates_have_no_inline_script_or_style():
 # --- production settings --------------------------------------------------------------------
 
 
+# What a deployment would not have: the browser tests' conftest sets DJANGO_ALLOW_ASYNC_UNSAFE in this process.
+NOT_INHERITED = {"SECRET_KEY", "DEBUG", "RUNBOARD_BEHIND_PROXY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {
-        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "RUNBOARD_BEHIND_PROXY")
-    }
+    environ = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -390,3 +405,25 @@ def test_the_console_log_handler_redacts_secrets():
     ]
 
     assert handlers, "the root logger's console handler has no RedactSecretsFilter"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("given", ["", "a-password-from-the-environment"])
+def test_bootstrap_never_prints_or_logs_the_admin_password(given, settings, tmp_path, monkeypatch, caplog):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from dashboard.management.commands.bootstrap import admin_password_file
+
+    settings.VAR_DIR, settings.EXAMPLES_DIR = tmp_path, tmp_path
+    monkeypatch.setenv("RUNBOARD_ADMIN_PASSWORD", given)
+    out, err = io.StringIO(), io.StringIO()
+    with caplog.at_level(logging.DEBUG):
+        call_command("bootstrap", stdout=out, stderr=err)
+
+    # `manage.py serve` prints a generated password once, from a file only its owner can read.
+    password = given or admin_password_file().read_text().strip()
+    assert get_user_model().objects.get(username="admin").check_password(password)
+    assert password not in out.getvalue() + err.getvalue() + caplog.text
+    if not given:
+        assert admin_password_file().stat().st_mode & 0o777 == 0o600

@@ -176,10 +176,11 @@ def test_tokens_are_stored_hashed_shown_once_and_listed_with_their_last_use(clie
     client.force_login(operator)
     url = reverse("runs:token_create", args=[published.pk])
 
-    response = client.post(url, {"name": "nightly"})
+    response = client.post(url, {"name": "nightly"}, follow=True)
 
     secret = response.context["new_secret"]
-    assert response.status_code == 201 and secret in response.content.decode()
+    assert response.redirect_chain[0][1] == 302 and secret in response.content.decode()
+    assert response["Cache-Control"] == "no-store"
     stored = ApiToken.objects.get(name="nightly")
     assert secret not in (stored.digest, stored.prefix) and len(stored.digest) == 64
     page = client.get(published.get_absolute_url()).content.decode()
