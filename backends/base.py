@@ -198,6 +198,8 @@ class LogChunk:
 
 @dataclass(frozen=True)
 class ScheduleInfo:
+    """A schedule. ``trigger`` is in the normal form of backends.triggers (cron, recurrence or change)."""
+
     id: str
     name: str
     enabled: bool
@@ -205,7 +207,32 @@ class ScheduleInfo:
     description: str = ""
     trigger: dict[str, Any] = field(default_factory=dict)
     pipeline_id: str = ""
+    published_pipeline_id: str = ""
+    experiment_name: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    definition: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class FireStatus:
+    FIRED = "Fired"  # a run was started
+    SKIPPED = "Skipped"  # a slot missed while nothing was running, caught up by a later fire
+    FAILED = "Failed"  # the slot came but no run could start (the reason says why)
+
+
+@dataclass(frozen=True)
+class FireInfo:
+    """One slot of a schedule: the run it started, or why it started none."""
+
+    schedule_id: str
+    fire_time: datetime
+    status: str
+    trigger_path: str = ""  # change-based schedules: the file that changed
+    run_id: str = ""
+    reason: str = ""
+    updated_at: datetime | None = None
 
 
 # --- the interface --------------------------------------------------------------------------
@@ -274,6 +301,10 @@ class Backend:
         raise NotImplementedError
 
     def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> ScheduleInfo:
+        raise NotImplementedError
+
+    def list_fires(self, changed_since: datetime | None) -> list[FireInfo]:
+        """Schedule fires recorded or changed since the watermark (all when None)."""
         raise NotImplementedError
 
     def submit_run(

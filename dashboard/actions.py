@@ -34,6 +34,8 @@ HANDLERS: dict[str, str] = {
     Action.Kind.SUBMIT_PUBLISHED: "runs.actions.perform_submit_published",
     Action.Kind.DISABLE_PUBLISHED: "runs.actions.perform_set_published_enabled",
     Action.Kind.ENABLE_PUBLISHED: "runs.actions.perform_set_published_enabled",
+    Action.Kind.DISABLE_SCHEDULE: "schedules.actions.perform_set_schedule_enabled",
+    Action.Kind.ENABLE_SCHEDULE: "schedules.actions.perform_set_schedule_enabled",
 }
 
 

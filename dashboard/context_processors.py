@@ -1,4 +1,5 @@
 from django.http import HttpRequest
+from django.utils import timezone
 
 from dashboard.models import BackendState
 
@@ -6,4 +7,7 @@ from dashboard.models import BackendState
 def backend_health(request: HttpRequest) -> dict:
     if not request.user.is_authenticated:
         return {}
-    return {"unhealthy_backends": [s for s in BackendState.objects.filter(healthy=False)]}
+    return {
+        "unhealthy_backends": list(BackendState.objects.filter(healthy=False)),
+        "TIME_ZONE_LABEL": timezone.get_current_timezone_name(),
+    }

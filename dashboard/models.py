@@ -36,6 +36,8 @@ class Action(models.Model):
         SUBMIT_PUBLISHED = "submit_published", "Submit published pipeline"
         DISABLE_PUBLISHED = "disable_published", "Disable published pipeline"
         ENABLE_PUBLISHED = "enable_published", "Enable published pipeline"
+        DISABLE_SCHEDULE = "disable_schedule", "Disable schedule"
+        ENABLE_SCHEDULE = "enable_schedule", "Enable schedule"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -21,6 +21,43 @@ RESUBMIT = "runs.resubmit_pipelinerun"
 PUBLISH = "runs.publish_pipelinerun"
 SUBMIT_PUBLISHED = "runs.submit_publishedpipeline"
 ENABLE_PUBLISHED = "runs.enable_publishedpipeline"
+READ_SCHEDULES = "schedules.view_schedule"
+ENABLE_SCHEDULE = "schedules.enable_schedule"
+
+_READ_ALL = [
+    "runs.view_pipeline",
+    READ,
+    "runs.view_steprun",
+    "runs.view_publishedpipeline",
+    "dashboard.view_action",
+    READ_SCHEDULES,
+    "schedules.view_schedulefire",
+]
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    VIEWER: [*_READ_ALL, PUBLISH],
+    OPERATOR: [*_READ_ALL, PUBLISH, CANCEL, RESUBMIT, SUBMIT_PUBLISHED],
+    SCHEDULE_MANAGER: [*_READ_ALL, PUBLISH, ENABLE_PUBLISHED, ENABLE_SCHEDULE],
+}
+
+
+def ensure_roles(apps) -> None:
+    """Make the groups hold exactly their permissions. Run by migrations, whenever a role changes."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally made after all migrations ran; the groups need them now.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(wanted)
 
 
 def require(permission: str) -> Callable:

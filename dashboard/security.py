@@ -7,6 +7,7 @@ import logging
 import re
 from datetime import timedelta
 
+from celery.signals import after_setup_logger, after_setup_task_logger
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
@@ -127,3 +128,15 @@ class RedactSecretsFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact_secrets(record.stack_info)
         return True
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def redact_celery_logs(logger: logging.Logger, **kwargs) -> None:
+    """A Celery worker replaces the root logger's handlers that LOGGING made; its own ones redact too.
+
+    Connected here, where the settings import it, so that every worker has it before it sets up logging.
+    """
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
+            handler.addFilter(RedactSecretsFilter())

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dashboard.middleware.ViewerTimezoneMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -147,6 +148,10 @@ CELERY_BEAT_SCHEDULE = {
     "sync-backends": {"task": "runs.tasks.sync_all_backends", "schedule": float(SYNC_INTERVAL_SECONDS)},
     "local-engine-heartbeats": {"task": "backends.local.tasks.check_heartbeats", "schedule": 5.0},
     "requeue-stale-actions": {"task": "dashboard.tasks.requeue_stale_actions", "schedule": 30.0},
+    "local-engine-schedules": {
+        "task": "backends.local.tasks.fire_schedules",
+        "schedule": float(env_int("RUNBOARD_SCHEDULE_TICK", 10)),
+    },
 }
 
 # --- backends -------------------------------------------------------------------------------

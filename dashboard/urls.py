@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="runs:list", permanent=False), name="home"),
     path("", include("runs.urls")),
     path("api/", include("runs.api_urls")),
+    path("schedules/", include("schedules.urls")),
     path("actions/", views.action_list, name="action_list"),
     path("actions/<int:pk>/", views.action_detail, name="action_detail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

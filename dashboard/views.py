@@ -14,9 +14,10 @@ from dashboard import roles
 from dashboard.models import Action
 from dashboard.paging import keyset_page
 from runs.models import PipelineRun, PublishedPipeline
+from schedules.models import Schedule
 
 PAGE_SIZE = 50
-TARGET_MODELS = {"run": PipelineRun, "published": PublishedPipeline}
+TARGET_MODELS = {"run": PipelineRun, "published": PublishedPipeline, "schedule": Schedule}
 
 
 def attach_target_urls(actions: list[Action]) -> None:

@@ -23,6 +23,7 @@ from backends.base import (
 from backends.registry import get_backend
 from dashboard.models import BackendState
 from runs.models import Pipeline, PipelineRun, PublishedPipeline, StepEdge, StepRun
+from schedules.sync import sync_schedules
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def _sync_locked(name: str) -> SyncResult:
         runs = backend.list_runs(changed_since=since)
         for info in runs:
             mirror_run(backend, info)
+        sync_schedules(backend, since)
     except BackendErrorBase as exc:
         return _record_failure(state, exc)
     except Exception as exc:  # a backend bug must show as a failing backend, not stop every sync

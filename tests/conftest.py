@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from kombu import pools as kombu_pools
 from django.conf import settings
+from kombu import pools as kombu_pools
 
 from dashboard.celery import app as celery_app
 
@@ -165,14 +165,14 @@ def admin_user(django_user_model):
 
 
 def make_user(django_user_model, name: str, *groups: str):
-    import importlib
-
     from django.apps import apps
     from django.contrib.auth.models import Group
 
+    from dashboard.roles import ensure_roles
+
     if groups and not Group.objects.filter(name__in=groups).exists():
         # A transactional test's flush empties every table, the groups a migration made included.
-        importlib.import_module("dashboard.migrations.0003_roles").create_roles(apps, None)
+        ensure_roles(apps)
     user = django_user_model.objects.create_user(name, f"{name}@example.com", f"{name}-pass-123")
     user.groups.add(*Group.objects.filter(name__in=groups))
     return user
@@ -217,7 +217,8 @@ def configure_backends(tmp_path, settings):
     registry.reload()
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
     # Real hashing costs ~0.3 s a user by design; tests make hundreds of users.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if settings.configured:  # not when the unit tests run without Django (-p no:django)
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -427,3 +427,31 @@ def test_bootstrap_never_prints_or_logs_the_admin_password(given, settings, tmp_
     assert password not in out.getvalue() + err.getvalue() + caplog.text
     if not given:
         assert admin_password_file().stat().st_mode & 0o777 == 0o600
+
+
+CELERY_LOGS = """
+import logging
+import django
+django.setup()
+from celery.utils.log import get_task_logger
+from dashboard.celery import app
+app.log.setup(loglevel="INFO")  # what a worker does at start: it replaces the root logger's handlers
+logging.getLogger("runs.sync").warning("backend said: Authorization: Bearer rbp_AbCdEfGhIjKlMnOpQrStUvWx")
+get_task_logger("runs.tasks").warning("retrying with bearer rbp_AbCdEfGhIjKlMnOpQrStUvWx")
+"""
+
+
+def test_celery_workers_redact_their_logs_too():
+    environ = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    result = subprocess.run(
+        [sys.executable, "-c", CELERY_LOGS],
+        cwd=ROOT,
+        env={**environ, "DJANGO_SETTINGS_MODULE": "dashboard.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Authorization: [redacted]" in result.stderr and "bearer [redacted]" in result.stderr
+    assert "EfGhIjKl" not in result.stderr

@@ -16,6 +16,7 @@ from django.utils import timezone
 from backends.base import (
     Backend,
     Conflict,
+    FireInfo,
     Graph,
     GraphEdge,
     GraphNode,
@@ -26,11 +27,19 @@ from backends.base import (
     PublishedPipelineInfo,
     RunInfo,
     RunStatus,
+    ScheduleInfo,
     StepInfo,
 )
-from backends.local import executor
+from backends.local import executor, scheduler
 from backends.local.executor import stop_local_steps
-from backends.local.models import LocalPipeline, LocalPublishedPipeline, LocalRun, LocalStep
+from backends.local.models import (
+    LocalPipeline,
+    LocalPublishedPipeline,
+    LocalRun,
+    LocalSchedule,
+    LocalScheduleFire,
+    LocalStep,
+)
 from backends.local.spec import PipelineSpec, SpecError, load_pipeline
 
 __all__ = ["LocalEngine", "register_pipeline_file", "stop_local_steps", "submit_spec"]
@@ -57,7 +66,10 @@ def _pipeline_name(spec: PipelineSpec) -> str:
 
 def register_pipeline_file(path: Path | str) -> LocalPipeline:
     """Load a pipeline YAML (raising SpecError when it is invalid) and register it under its name."""
-    spec = load_pipeline(path)
+    return register_pipeline_spec(load_pipeline(path))
+
+
+def register_pipeline_spec(spec: PipelineSpec) -> LocalPipeline:
     pipeline, _ = LocalPipeline.objects.update_or_create(
         id=_pipeline_name(spec),
         defaults={
@@ -280,7 +292,7 @@ class LocalEngine(Backend):
     def set_published_pipeline_enabled(self, published_id: str, enabled: bool) -> PublishedPipelineInfo:
         published = self._published(published_id)
         if not enabled:
-            users = self._enabled_schedules_using(published)
+            users = scheduler.enabled_schedules_using(published)
             if users:
                 raise Conflict(
                     f"published pipeline {published.name} is used by enabled schedules: {', '.join(users)}; "
@@ -292,8 +304,42 @@ class LocalEngine(Backend):
         published.refresh_from_db()
         return self._published_info(published)
 
-    def _enabled_schedules_using(self, published: LocalPublishedPipeline) -> list[str]:
-        return []
+    # --- schedules --------------------------------------------------------------------------
+
+    def list_schedules(self) -> list[ScheduleInfo]:
+        return [self._schedule_info(s) for s in LocalSchedule.objects.order_by("pk")]
+
+    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> ScheduleInfo:
+        try:
+            schedule = LocalSchedule.objects.get(pk=schedule_id)
+        except LocalSchedule.DoesNotExist:
+            raise NotFound(f"no schedule {schedule_id!r} in the local engine") from None
+        return self._schedule_info(scheduler.set_enabled(schedule, enabled))
+
+    def list_fires(self, changed_since: datetime | None) -> list[FireInfo]:
+        fires = LocalScheduleFire.objects.all()
+        if changed_since is not None:
+            fires = fires.filter(updated_at__gte=changed_since)
+        return [FireInfo(**scheduler.fire_info_fields(f)) for f in fires.order_by("updated_at")]
+
+    def _schedule_info(self, schedule: LocalSchedule) -> ScheduleInfo:
+        spec = schedule.spec
+        return ScheduleInfo(
+            id=schedule.pk,
+            name=schedule.pk,
+            enabled=schedule.enabled,
+            display_name=schedule.display_name,
+            description=schedule.description,
+            trigger=schedule.trigger,
+            pipeline_id=schedule.pipeline_id or "",
+            published_pipeline_id=schedule.published_ref,
+            experiment_name=spec.get("experiment_name", ""),
+            parameters=spec.get("parameters", {}),
+            tags=schedule.tags,
+            definition=schedule.definition,
+            created_at=schedule.created_at,
+            updated_at=schedule.updated_at,
+        )
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -110,3 +110,53 @@ class LocalStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.node_id}"
+
+
+class LocalSchedule(models.Model):
+    """A schedule: when (a trigger) and what (a pipeline, or a published pipeline for the v1 form)."""
+
+    id = models.CharField(primary_key=True, max_length=255)  # the schedule's name
+    display_name = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict)
+    trigger = models.JSONField()
+    enabled = models.BooleanField(default=True)
+    spec = models.JSONField()  # the loaded schedule file (backends.local.schedule_spec.ScheduleSpec)
+    pipeline = models.ForeignKey(LocalPipeline, null=True, on_delete=models.SET_NULL, related_name="+")
+    published_ref = models.CharField(max_length=255, blank=True)  # v1: the published pipeline's name or id
+    source = models.CharField(max_length=1024)
+    definition = models.TextField()
+    # Time-based: every slot up to here has been fired or skipped. Change-based: files as last seen.
+    last_slot = models.DateTimeField()
+    watch_state = models.JSONField(default=dict)
+    next_poll_at = models.DateTimeField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "local_engine_schedule"
+
+    def __str__(self) -> str:
+        return self.pk
+
+
+class LocalScheduleFire(models.Model):
+    """One slot of a schedule. Unique, so two beat processes racing for a slot cannot both start a run."""
+
+    schedule = models.ForeignKey(LocalSchedule, on_delete=models.CASCADE, related_name="fires")
+    fire_time = models.DateTimeField()
+    trigger_path = models.CharField(max_length=1024, blank=True, default="")
+    status = models.CharField(max_length=16)
+    run = models.ForeignKey(LocalRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        db_table = "local_engine_schedule_fire"
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "fire_time", "trigger_path"], name="local_fire_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} @ {self.fire_time:%Y-%m-%d %H:%M}"

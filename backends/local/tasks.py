@@ -15,3 +15,10 @@ def run_step(step_id: str) -> None:
 @shared_task(ignore_result=True)
 def check_heartbeats() -> None:
     executor.check_heartbeats()
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def fire_schedules() -> None:
+    from backends.local import scheduler
+
+    scheduler.fire_due_schedules()

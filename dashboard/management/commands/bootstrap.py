@@ -51,20 +51,35 @@ class Command(BaseCommand):
             self.stdout.write("  its password is RUNBOARD_ADMIN_PASSWORD")
 
     def register_examples(self) -> None:
-        try:
-            from backends.local.engine import register_pipeline_file
-            from backends.local.spec import SpecError
-        except ImportError as exc:
-            # Only the engine itself missing is tolerated; a broken import inside it should still fail loudly.
-            if exc.name not in ("backends.local.engine", "backends.local.spec"):
-                raise
-            self.stderr.write(f"local engine not available ({exc}): example pipelines not registered")
-            return
-        for path in sorted(Path(settings.EXAMPLES_DIR).glob("*/pipeline.yml")):
-            shown = path.relative_to(settings.BASE_DIR) if path.is_relative_to(settings.BASE_DIR) else path
+        from backends.local.engine import register_pipeline_file
+        from backends.local.models import LocalSchedule
+        from backends.local.scheduler import register_schedule_file
+        from backends.local.spec import SpecError
+
+        examples = Path(settings.EXAMPLES_DIR)
+        for path in sorted(examples.glob("*/pipeline.yml")):
             try:
                 pipeline = register_pipeline_file(path)
             except SpecError as exc:
-                self.stderr.write(f"{shown}: {exc}")
+                self.stderr.write(str(exc))
                 continue
-            self.stdout.write(f"registered pipeline {pipeline.pk} from {shown}")
+            self.stdout.write(f"registered pipeline {pipeline.pk} from {self._shown(path)}")
+        for path in sorted(examples.glob("schedules/*.yml")):
+            try:
+                # Only once: a schedule a manager switched off stays off at the next start.
+                from django.utils import timezone
+
+                from backends.local.schedule_spec import load_schedule
+
+                name = load_schedule(path, timezone.now()).name
+                if LocalSchedule.objects.filter(pk=name).exists():
+                    continue
+                schedule = register_schedule_file(path)
+            except SpecError as exc:
+                self.stderr.write(str(exc))
+                continue
+            state = "enabled" if schedule.enabled else "disabled"
+            self.stdout.write(f"registered schedule {schedule.pk} ({state}) from {self._shown(path)}")
+
+    def _shown(self, path: Path) -> Path:
+        return path.relative_to(settings.BASE_DIR) if path.is_relative_to(settings.BASE_DIR) else path

@@ -1,0 +1,201 @@
+"""Schedule pages: every schedule of every backend, one schedule's history, the week ahead, and switching off."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.contrib import messages
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from backends import triggers
+from backends.base import RunStatus
+from dashboard import roles
+from runs.forms import ReasonForm
+from schedules.actions import schedule_set_enabled
+from schedules.models import Schedule, ScheduleFire
+
+MARKS = 10
+HISTORY = 100
+CALENDAR_DAYS = 7
+NAMES_PER_CELL = 4
+
+
+def _filtered(request: HttpRequest):
+    schedules = Schedule.objects.select_related("pipeline", "published_pipeline")
+    filters = {key: request.GET.get(key, "").strip() for key in ("status", "pipeline", "backend", "q")}
+    if filters["status"] in ("enabled", "disabled"):
+        schedules = schedules.filter(enabled=filters["status"] == "enabled")
+    if filters["pipeline"]:
+        schedules = schedules.filter(target_label=filters["pipeline"])
+    if filters["backend"]:
+        schedules = schedules.filter(backend=filters["backend"])
+    if filters["q"]:
+        q = filters["q"]
+        schedules = schedules.filter(
+            Q(name__icontains=q) | Q(display_name__icontains=q) | Q(description__icontains=q)
+        )
+    return schedules, filters
+
+
+def _recent_fires(schedules: list[Schedule], count: int) -> dict[int, list[ScheduleFire]]:
+    """The last ``count`` fires of each schedule, in one query."""
+    ranked = (
+        ScheduleFire.objects.filter(schedule__in=schedules)
+        .select_related("run")
+        .annotate(rank=Window(RowNumber(), partition_by=F("schedule_id"), order_by=F("fire_time").desc()))
+        .filter(rank__lte=count)
+    )
+    fires: dict[int, list[ScheduleFire]] = defaultdict(list)
+    for fire in ranked.order_by("schedule_id", "fire_time"):
+        fires[fire.schedule_id].append(fire)
+    return fires
+
+
+@require_GET
+@roles.require(roles.READ_SCHEDULES)
+def schedule_list(request: HttpRequest) -> HttpResponse:
+    queryset, filters = _filtered(request)
+    schedules = list(queryset)
+    marks = _recent_fires(schedules, MARKS)
+    now = timezone.now()
+    for schedule in schedules:
+        schedule.marks = marks.get(schedule.pk, [])
+        upcoming = schedule.next_fire_times(1, now)
+        schedule.next_fire = upcoming[0] if upcoming else None
+    everything = Schedule.objects.all()
+    return render(
+        request,
+        "schedules/schedule_list.html",
+        {
+            "schedules": schedules,
+            "filters": filters,
+            "pipelines": sorted(set(everything.values_list("target_label", flat=True)) - {""}),
+            "backends": sorted(set(everything.values_list("backend", flat=True))),
+            "can_switch": request.user.has_perm(roles.ENABLE_SCHEDULE),
+        },
+    )
+
+
+def _stats(fires: list[ScheduleFire]) -> dict:
+    runs = [f.run for f in fires if f.run is not None and f.run.is_terminal]
+    durations = [r.duration.total_seconds() for r in runs if r.duration is not None]
+    completed = sum(r.status == RunStatus.COMPLETED for r in runs)
+    return {
+        "finished_runs": len(runs),
+        "success_rate": round(100 * completed / len(runs)) if runs else None,
+        "median_duration": timedelta(seconds=statistics.median(durations)) if durations else None,
+    }
+
+
+@require_GET
+@roles.require(roles.READ_SCHEDULES)
+def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    schedule = get_object_or_404(Schedule.objects.select_related("pipeline", "published_pipeline"), pk=pk)
+    fires = list(schedule.fires.select_related("run").order_by("-fire_time")[:HISTORY])
+    return render(
+        request,
+        "schedules/schedule_detail.html",
+        {
+            "schedule": schedule,
+            "fires": fires,
+            "next_fires": schedule.next_fire_times(10),
+            "stats": _stats(fires),
+            "can_switch": request.user.has_perm(roles.ENABLE_SCHEDULE),
+        },
+    )
+
+
+@require_POST
+@roles.require(roles.ENABLE_SCHEDULE)
+def schedule_set_enabled_view(request: HttpRequest, pk: int) -> HttpResponse:
+    schedule = get_object_or_404(Schedule, pk=pk)
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    enabled = request.POST.get("enabled") == "1"
+    action = schedule_set_enabled(
+        schedule=schedule, user=request.user, enabled=enabled, reason=form.cleaned_data.get("reason", "")
+    )
+    messages.info(request, f"{action.get_kind_display()} {schedule} requested (action #{action.pk}).")
+    return redirect(request.POST.get("next") or schedule.get_absolute_url())
+
+
+@require_POST
+@roles.require(roles.ENABLE_SCHEDULE)
+def schedule_bulk(request: HttpRequest) -> HttpResponse:
+    """First a preview of exactly what will change; then, confirmed, one action per schedule that changes."""
+    enabled = request.POST.get("enabled") == "1"
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    selected = list(Schedule.objects.filter(pk__in=ids).order_by("name"))
+    if not selected:
+        messages.error(request, "Select at least one schedule.")
+        return redirect("schedules:list")
+    changing = [s for s in selected if s.enabled != enabled]
+    unchanged = [s for s in selected if s.enabled == enabled]
+    if request.POST.get("confirm") != "1":
+        return render(
+            request,
+            "schedules/bulk_preview.html",
+            {"enabled": enabled, "changing": changing, "unchanged": unchanged},
+        )
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    for schedule in changing:
+        schedule_set_enabled(
+            schedule=schedule, user=request.user, enabled=enabled, reason=form.cleaned_data.get("reason", "")
+        )
+    verb = "Enabling" if enabled else "Disabling"
+    messages.info(request, f"{verb} {len(changing)} schedule(s); {len(unchanged)} already were.")
+    return redirect("schedules:list")
+
+
+@require_GET
+@roles.require(roles.READ_SCHEDULES)
+def schedule_calendar(request: HttpRequest) -> HttpResponse:
+    """The next 7 days, hour by hour, in the viewer's time zone: what fires when, and where it piles up."""
+    zone = timezone.get_current_timezone()
+    now = timezone.now()
+    start = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=CALENDAR_DAYS)
+    days = [(start + timedelta(days=d)).date() for d in range(CALENDAR_DAYS + 1)]
+    cells: dict[tuple, dict[Schedule, int]] = defaultdict(lambda: defaultdict(int))
+    for schedule in Schedule.objects.filter(enabled=True):
+        try:
+            times = triggers.fire_times(schedule.trigger, after=now, until=end, limit=50_000)
+        except (KeyError, ValueError):
+            continue
+        for when in times:
+            local = when.astimezone(zone)
+            cells[(local.date(), local.hour)][schedule] += 1
+    rows = []
+    for hour in range(24):
+        row = []
+        for day in days:
+            entries = sorted(cells.get((day, hour), {}).items(), key=lambda e: (-e[1], e[0].name))
+            row.append(
+                {
+                    "total": sum(n for _, n in entries),
+                    "distinct": len(entries),
+                    "shown": entries[:NAMES_PER_CELL],
+                    "more": max(0, len(entries) - NAMES_PER_CELL),
+                    "past": datetime.combine(day, datetime.min.time(), zone) + timedelta(hours=hour + 1)
+                    <= now,
+                }
+            )
+        rows.append({"hour": hour, "cells": row})
+    return render(
+        request,
+        "schedules/calendar.html",
+        {
+            "days": days,
+            "rows": rows,
+            "zone": zone,
+            "busiest": max((c["distinct"] for r in rows for c in r["cells"]), default=0),
+        },
+    )
