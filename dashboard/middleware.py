@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.http import HttpRequest, HttpResponse
@@ -15,7 +16,7 @@ class ViewerTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        name = request.COOKIES.get(COOKIE, "")
+        name = unquote(request.COOKIES.get(COOKIE, ""))
         try:
             timezone.activate(ZoneInfo(name)) if name else timezone.deactivate()
         except (ZoneInfoNotFoundError, ValueError):

@@ -1,0 +1,196 @@
+"""Schedule pages: the list in plain words with its filters and marks, one schedule, the week ahead, switching off."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.models import Action
+from runs.models import PipelineRun
+from schedules.models import Schedule, ScheduleFire
+
+pytestmark = pytest.mark.django_db
+
+EVERY_15 = {
+    "type": "recurrence",
+    "frequency": "minute",
+    "interval": 15,
+    "schedule": {},
+    "time_zone": "UTC",
+    "time_zone_name": "UTC",
+    "start_time": "2026-01-01T00:00:00",
+    "end_time": None,
+}
+WEEKDAYS = {
+    "type": "recurrence",
+    "frequency": "week",
+    "interval": 1,
+    "schedule": {
+        "hours": [4],
+        "minutes": [0, 30],
+        "week_days": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+    },
+    "time_zone": "America/Los_Angeles",
+    "time_zone_name": "Pacific Standard Time",
+    "start_time": "2026-01-01T00:00:00",
+    "end_time": None,
+}
+
+
+@pytest.fixture
+def schedules():
+    a = Schedule.objects.create(
+        backend="local",
+        external_id="quarter",
+        name="quarter",
+        trigger=EVERY_15,
+        kind="recurrence",
+        target_label="train-model",
+    )
+    b = Schedule.objects.create(
+        backend="local",
+        external_id="mornings",
+        name="mornings",
+        trigger=WEEKDAYS,
+        kind="recurrence",
+        target_label="fan-out",
+        enabled=False,
+        description="prime counts",
+    )
+    now = timezone.now()
+    for i, status in enumerate(["Completed", "Failed", "Completed"]):
+        run = PipelineRun.objects.create(
+            backend="local",
+            external_id=f"q{i}",
+            status=status,
+            created_at=now,
+            started_at=now - timedelta(minutes=10),
+            finished_at=now - timedelta(minutes=10 - 2 * (i + 1)),
+        )
+        ScheduleFire.objects.create(
+            schedule=a, fire_time=now - timedelta(minutes=15 * (3 - i)), status="Fired", run=run
+        )
+    ScheduleFire.objects.create(
+        schedule=a, fire_time=now - timedelta(hours=2), status="Skipped", reason="missed"
+    )
+    return a, b
+
+
+def test_the_list_shows_each_schedule_in_plain_words_with_its_next_fire_and_outcomes(
+    client, viewer, schedules
+):
+    client.force_login(viewer)
+    page = client.get(reverse("schedules:list")).content.decode()
+    assert "every 15 minutes" in page
+    assert "weekdays at 04:00 and 04:30, Pacific time" in page
+    assert page.count('class="mark ok"') == 2 and page.count('class="mark bad"') == 1
+    assert ">Disable<" not in page and "Disable…" not in page  # a viewer may not switch schedules
+
+
+@pytest.mark.parametrize(
+    ("params", "shown"),
+    [
+        ({"status": "enabled"}, {"quarter"}),
+        ({"status": "disabled"}, {"mornings"}),
+        ({"pipeline": "fan-out"}, {"mornings"}),
+        ({"backend": "local"}, {"quarter", "mornings"}),
+        ({"q": "prime"}, {"mornings"}),
+        ({"backend": "azure"}, set()),
+    ],
+)
+def test_the_list_filters(client, viewer, schedules, params, shown):
+    client.force_login(viewer)
+    response = client.get(reverse("schedules:list"), params)
+    assert {s.name for s in response.context["schedules"]} == shown
+
+
+def test_the_next_fire_is_shown_in_the_viewers_time_zone(client, viewer, schedules):
+    client.force_login(viewer)
+    client.cookies["tz"] = "Asia/Tokyo"
+    page = client.get(reverse("schedules:list")).content.decode()
+    assert "(Asia/Tokyo)" in page
+    client.cookies["tz"] = "Not/AZone"
+    assert client.get(reverse("schedules:list")).status_code == 200
+
+
+def test_a_schedule_page_shows_definition_next_fires_history_success_rate_and_median(
+    client, viewer, schedules
+):
+    client.force_login(viewer)
+    response = client.get(reverse("schedules:detail", args=[schedules[0].pk]))
+    page = response.content.decode()
+    assert len(response.context["next_fires"]) == 10
+    assert response.context["stats"]["success_rate"] == 67
+    assert response.context["stats"]["median_duration"] == timedelta(minutes=4)
+    assert "Skipped" in page and "missed" in page and "q1" in page
+
+
+def test_a_disabled_schedule_has_no_next_fires(client, viewer, schedules):
+    client.force_login(viewer)
+    response = client.get(reverse("schedules:detail", args=[schedules[1].pk]))
+    assert response.context["next_fires"] == [] and "the schedule is disabled" in response.content.decode()
+
+
+def test_the_calendar_buckets_the_week_by_hour(client, viewer, schedules):
+    client.force_login(viewer)
+    response = client.get(reverse("schedules:calendar"))
+    cells = [c for row in response.context["rows"] for c in row["cells"]]
+    assert sum(c["total"] for c in cells) in range(7 * 24 * 4 - 4, 7 * 24 * 4 + 1)  # only the enabled one
+    assert max(c["total"] for c in cells) == 4
+
+
+def test_a_manager_disables_one_schedule_through_an_action(
+    client, manager, schedules, django_capture_on_commit_callbacks
+):
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks() as enqueued:
+        client.post(
+            reverse("schedules:set_enabled", args=[schedules[0].pk]), {"enabled": "0", "reason": "holiday"}
+        )
+    action = Action.objects.get()
+    assert (action.kind, action.target_id, action.reason) == ("disable_schedule", "quarter", "holiday")
+    assert len(enqueued) == 1
+
+
+def test_bulk_shows_a_preview_then_makes_one_action_per_changing_schedule(
+    client, manager, schedules, django_capture_on_commit_callbacks
+):
+    client.force_login(manager)
+    ids = [str(s.pk) for s in schedules]
+    preview = client.post(reverse("schedules:bulk"), {"ids": ids, "enabled": "0"})
+    assert [s.name for s in preview.context["changing"]] == ["quarter"]
+    assert [s.name for s in preview.context["unchanged"]] == ["mornings"]
+    assert not Action.objects.exists()
+
+    with django_capture_on_commit_callbacks():
+        client.post(
+            reverse("schedules:bulk"), {"ids": ids, "enabled": "0", "confirm": "1", "reason": "freeze"}
+        )
+
+    assert list(Action.objects.values_list("target_id", "reason")) == [("quarter", "freeze")]
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_only_schedule_managers_switch_schedules(client, django_user_model, schedules, role):
+    from tests.conftest import make_user
+
+    client.force_login(make_user(django_user_model, f"u-{role}", role))
+    assert (
+        client.post(reverse("schedules:set_enabled", args=[schedules[0].pk]), {"enabled": "0"}).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            reverse("schedules:bulk"), {"ids": [schedules[0].pk], "enabled": "0", "confirm": "1"}
+        ).status_code
+        == 403
+    )
+    assert not Action.objects.exists() and Schedule.objects.get(pk=schedules[0].pk).enabled
+
+
+def test_an_unknown_schedule_is_a_404(client, viewer):
+    client.force_login(viewer)
+    assert client.get(reverse("schedules:detail", args=[999])).status_code == 404
