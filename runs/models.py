@@ -159,8 +159,12 @@ class PipelineRun(Timed):
     continue_on_step_failure = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(null=True, blank=True)
+    # Kept, not derived, so the list can sort and page by it with an index.
+    duration_seconds = models.FloatField(null=True, blank=True)
     backend_updated_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(auto_now=True, db_index=True)
+    # The step graph's layout, computed once: statuses change, the structure does not.
+    graph_layout = models.JSONField(null=True, blank=True)
 
     objects = PipelineRunQuerySet.as_manager()
 
@@ -173,6 +177,9 @@ class PipelineRun(Timed):
             models.Index(fields=["status", "-created_at", "-id"], name="run_status_created"),
             models.Index(fields=["pipeline", "-created_at", "-id"], name="run_pipeline_created"),
             models.Index(fields=["experiment_name", "-created_at", "-id"], name="run_experiment_created"),
+            models.Index(fields=["backend", "-created_at", "-id"], name="run_backend_created"),
+            models.Index(fields=["submitted_by", "-created_at", "-id"], name="run_submitter_created"),
+            models.Index(fields=["-duration_seconds", "-id"], name="run_duration"),
         ]
         permissions = [
             ("cancel_pipelinerun", "Can cancel pipeline runs"),
@@ -185,6 +192,25 @@ class PipelineRun(Timed):
 
     def get_absolute_url(self) -> str:
         return reverse("runs:detail", args=[self.pk])
+
+
+class RunTag(models.Model):
+    """One tag of a run, as a row: a tag filter is an index range, on SQLite and PostgreSQL alike."""
+
+    run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="tag_rows")
+    key = models.CharField(max_length=255)
+    value = models.CharField(max_length=1024, blank=True)
+    created_at = models.DateTimeField(null=True)  # the run's, copied so the index can order by it
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="run_tag_key")]
+        indexes = [
+            models.Index(fields=["key", "value", "-created_at", "-run"], name="run_tag_value_created"),
+            models.Index(fields=["key", "-created_at", "-run"], name="run_tag_key_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
 
 
 class StepRun(Timed):

@@ -22,7 +22,7 @@ from backends.base import (
 )
 from backends.registry import get_backend
 from dashboard.models import BackendState
-from runs.models import Pipeline, PipelineRun, PublishedPipeline, StepEdge, StepRun
+from runs.models import Pipeline, PipelineRun, PublishedPipeline, RunTag, StepEdge, StepRun
 from schedules.sync import sync_schedules
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
             backend=backend.name, external_id=info.published_pipeline_id
         ).first()
     with transaction.atomic():
-        run, _ = PipelineRun.objects.update_or_create(
+        run, created = PipelineRun.objects.update_or_create(
             backend=backend.name,
             external_id=info.id,
             defaults={
@@ -243,9 +243,19 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
                 "created_at": info.created_at,
                 "started_at": info.started_at,
                 "finished_at": info.finished_at,
+                "duration_seconds": (
+                    (info.finished_at - info.started_at).total_seconds()
+                    if info.started_at and info.finished_at
+                    else None
+                ),
                 "backend_updated_at": info.updated_at,
             },
         )
+        if created or run.tags != dict(run.tag_rows.values_list("key", "value")):
+            run.tag_rows.all().delete()
+            RunTag.objects.bulk_create(
+                RunTag(run=run, key=k, value=str(v), created_at=run.created_at) for k, v in info.tags.items()
+            )
         StepRun.objects.bulk_create(
             [
                 StepRun(
