@@ -5,58 +5,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('runs', '0002_published_pipelines_and_tokens'),
+        ("runs", "0002_published_pipelines_and_tokens"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RunTag',
+            name="RunTag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('value', models.CharField(blank=True, max_length=1024)),
-                ('created_at', models.DateTimeField(null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=255)),
+                ("value", models.CharField(blank=True, max_length=1024)),
+                ("created_at", models.DateTimeField(null=True)),
             ],
         ),
         migrations.AddField(
-            model_name='pipelinerun',
-            name='duration_seconds',
+            model_name="pipelinerun",
+            name="duration_seconds",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='pipelinerun',
-            name='graph_layout',
+            model_name="pipelinerun",
+            name="graph_layout",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='pipelinerun',
-            index=models.Index(fields=['backend', '-created_at', '-id'], name='run_backend_created'),
+            model_name="pipelinerun",
+            index=models.Index(fields=["backend", "-created_at", "-id"], name="run_backend_created"),
         ),
         migrations.AddIndex(
-            model_name='pipelinerun',
-            index=models.Index(fields=['submitted_by', '-created_at', '-id'], name='run_submitter_created'),
+            model_name="pipelinerun",
+            index=models.Index(fields=["submitted_by", "-created_at", "-id"], name="run_submitter_created"),
         ),
         migrations.AddIndex(
-            model_name='pipelinerun',
-            index=models.Index(fields=['-duration_seconds', '-id'], name='run_duration'),
+            model_name="pipelinerun",
+            index=models.Index(fields=["-duration_seconds", "-id"], name="run_duration"),
         ),
         migrations.AddField(
-            model_name='runtag',
-            name='run',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tag_rows', to='runs.pipelinerun'),
+            model_name="runtag",
+            name="run",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="tag_rows", to="runs.pipelinerun"
+            ),
         ),
         migrations.AddIndex(
-            model_name='runtag',
-            index=models.Index(fields=['key', 'value', '-created_at', '-run'], name='run_tag_value_created'),
+            model_name="runtag",
+            index=models.Index(fields=["key", "value", "-created_at", "-run"], name="run_tag_value_created"),
         ),
         migrations.AddIndex(
-            model_name='runtag',
-            index=models.Index(fields=['key', '-created_at', '-run'], name='run_tag_key_created'),
+            model_name="runtag",
+            index=models.Index(fields=["key", "-created_at", "-run"], name="run_tag_key_created"),
         ),
         migrations.AddConstraint(
-            model_name='runtag',
-            constraint=models.UniqueConstraint(fields=('run', 'key'), name='run_tag_key'),
+            model_name="runtag",
+            constraint=models.UniqueConstraint(fields=("run", "key"), name="run_tag_key"),
         ),
     ]
