@@ -78,6 +78,30 @@ def action_request(**fields) -> Action:
     return action
 
 
+def action_on(
+    target,
+    *,
+    kind: str,
+    target_type: str,
+    user,
+    reason: str = "",
+    params: dict | None = None,
+    enqueue: bool = True,
+) -> Action:
+    """An action on a mirrored object (anything with ``backend`` and ``external_id``)."""
+    record = action_request if enqueue else action_record
+    return record(
+        kind=kind,
+        backend=target.backend,
+        target_type=target_type,
+        target_id=target.external_id,
+        target_label=str(target),
+        user=user,
+        reason=reason,
+        params=params,
+    )
+
+
 def _enqueue(action_id: int, countdown: int = 0) -> None:
     from dashboard.tasks import execute_action
 

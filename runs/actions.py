@@ -6,7 +6,7 @@ from typing import Any
 
 from backends.base import RunStatus
 from backends.registry import get_backend
-from dashboard.actions import action_record, action_request
+from dashboard.actions import action_on
 from dashboard.models import Action
 from runs.models import PipelineRun, PublishedPipeline
 from runs.sync import mirror_published, mirror_run
@@ -15,27 +15,13 @@ from runs.sync import mirror_published, mirror_run
 
 
 def run_cancel(*, run: PipelineRun, user, reason: str = "") -> Action:
-    return action_request(
-        kind=Action.Kind.CANCEL_RUN,
-        backend=run.backend,
-        target_type="run",
-        target_id=run.external_id,
-        target_label=str(run),
-        user=user,
-        reason=reason,
-    )
+    return action_on(run, kind=Action.Kind.CANCEL_RUN, target_type="run", user=user, reason=reason)
 
 
 def run_resubmit(*, run: PipelineRun, user, reason: str = "", force_rerun: bool = True) -> Action:
-    return action_request(
-        kind=Action.Kind.RESUBMIT_RUN,
-        backend=run.backend,
-        target_type="run",
-        target_id=run.external_id,
-        target_label=str(run),
-        user=user,
-        reason=reason,
-        params={"force_rerun": force_rerun},
+    params = {"force_rerun": force_rerun}
+    return action_on(
+        run, kind=Action.Kind.RESUBMIT_RUN, target_type="run", user=user, reason=reason, params=params
     )
 
 
@@ -55,30 +41,15 @@ def run_publish(
         "version": version,
         "continue_on_step_failure": continue_on_step_failure,
     }
-    return action_request(
-        kind=Action.Kind.PUBLISH_PIPELINE,
-        backend=run.backend,
-        target_type="run",
-        target_id=run.external_id,
-        target_label=str(run),
-        user=user,
-        reason=reason,
-        params=params,
+    return action_on(
+        run, kind=Action.Kind.PUBLISH_PIPELINE, target_type="run", user=user, reason=reason, params=params
     )
 
 
 def published_set_enabled(*, published: PublishedPipeline, user, enabled: bool, reason: str = "") -> Action:
     kind = Action.Kind.ENABLE_PUBLISHED if enabled else Action.Kind.DISABLE_PUBLISHED
-    return action_request(
-        kind=kind,
-        backend=published.backend,
-        target_type="published",
-        target_id=published.external_id,
-        target_label=str(published),
-        user=user,
-        reason=reason,
-        params={"enabled": enabled},
-    )
+    params = {"enabled": enabled}
+    return action_on(published, kind=kind, target_type="published", user=user, reason=reason, params=params)
 
 
 def published_submit_action(
@@ -91,16 +62,15 @@ def published_submit_action(
     enqueue: bool = True,
 ) -> Action:
     """A run of a published pipeline: enqueued from the page, or recorded for the REST API to carry out now."""
-    record = action_request if enqueue else action_record
-    return record(
+    params = {"parameters": parameters, "experiment": experiment}
+    return action_on(
+        published,
         kind=Action.Kind.SUBMIT_PUBLISHED,
-        backend=published.backend,
         target_type="published",
-        target_id=published.external_id,
-        target_label=str(published),
         user=user,
         reason=reason,
-        params={"parameters": parameters, "experiment": experiment},
+        params=params,
+        enqueue=enqueue,
     )
 
 

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from backends.registry import get_backend
-from dashboard.actions import action_request
+from dashboard.actions import action_on
 from dashboard.models import Action
 from schedules.models import Schedule
 from schedules.sync import mirror_schedule
 
 
 def schedule_set_enabled(*, schedule: Schedule, user, enabled: bool, reason: str = "") -> Action:
-    return action_request(
-        kind=Action.Kind.ENABLE_SCHEDULE if enabled else Action.Kind.DISABLE_SCHEDULE,
-        backend=schedule.backend,
-        target_type="schedule",
-        target_id=schedule.external_id,
-        target_label=str(schedule),
-        user=user,
-        reason=reason,
-        params={"enabled": enabled},
-    )
+    kind = Action.Kind.ENABLE_SCHEDULE if enabled else Action.Kind.DISABLE_SCHEDULE
+    params = {"enabled": enabled}
+    return action_on(schedule, kind=kind, target_type="schedule", user=user, reason=reason, params=params)
 
 
 def perform_set_schedule_enabled(action: Action) -> str:
