@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Seeds once (BENCH_RUNS runs; BENCH_DATABASE_URL, default SQLite under /tmp/runboard-bench), then times the pages.
+BENCH_RUNS ?= 1000000
+bench: $(VENV)/.installed
+	$(PY) bench/seed.py --runs $(BENCH_RUNS)
+	$(PY) bench/run.py
 
 clean:
 	rm -rf var

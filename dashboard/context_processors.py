@@ -5,8 +5,8 @@ from dashboard.models import BackendState
 
 
 def backend_health(request: HttpRequest) -> dict:
-    if not request.user.is_authenticated:
-        return {}
+    if not request.user.is_authenticated or getattr(request, "htmx", False):
+        return {}  # fragments have no page header: spare them the query
     return {
         "unhealthy_backends": list(BackendState.objects.filter(healthy=False)),
         "TIME_ZONE_LABEL": timezone.get_current_timezone_name(),

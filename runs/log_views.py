@@ -1,24 +1,128 @@
-"""A step's log: the tail, live, by byte range.
+"""A step's log: windows of whole lines read by byte range, live tail, line links, search and download.
 
-They read the mirror; only a log read reaches a backend. Actions are requested here and carried out by tasks.
+They read the mirror; only a log read reaches a backend, and never a whole log: a page shows a window of about
+256 KB, the browser adds windows before or after it (and drops the farthest ones, see static/log.js), a search and
+a download read the log in pieces.
+
+One URL serves the page and its fragments (htmx): ``?offset=`` polls the live tail, ``?before=`` is the window
+before a byte offset, ``?after=`` the window after one. Without JavaScript the same parameters open a page.
+``?line=N`` and ``?at=OFFSET`` open the log around a line; ``?q=`` searches (``case=1``: match case), and with
+``find=next|prev&from=OFFSET`` goes to the next or previous match.
 """
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from backends.base import BackendErrorBase
+from backends.base import BackendErrorBase, BackendUnavailable
 from backends.registry import get_backend
 from dashboard import roles
-from runs.logtext import decode_chunk, skip_partial_line
-from runs.models import StepRun
+from runs.lineindex import LineIndex, StepLog
+from runs.logsearch import SearchResult, find_next, find_previous, search_log
+from runs.logtext import LineLinks, Sgr, highlighter, human_size, render_lines, render_text
+from runs.models import PipelineRun, StepRun
 from runs.pages import get_run, stop_polling
 
-PAGE_SIZE = 50
-LOG_TAIL_BYTES = 256 * 1024
+LOG_TAIL_BYTES = 256 * 1024  # the first screen: the end of the log
+LOG_WINDOW_BYTES = 256 * 1024  # each "earlier" or "later" window, and the live tail's reads
+LOG_CONTEXT_BYTES = 64 * 1024  # shown before a line that is opened by number
 LOG_POLL_BYTES = 256 * 1024
+LINE_VIEW_BYTES = 4 * 1024 * 1024  # a line's own view shows at most this much of it
+DOWNLOAD_PIECE = 1024 * 1024
+INDEX_SECONDS = 5.0  # counting a log's lines for the first time takes at most this long per request
+
+
+@dataclass
+class Window:
+    """Whole lines [start, end) of a log of ``size`` bytes, rendered, and what may follow them."""
+
+    start: int
+    end: int  # where the next line starts: the live tail reads from here
+    size: int
+    html: str
+    first_line: int | None
+    next_line: int | None
+    pending_html: str = ""  # a last line the step is still writing
+    live: bool = False  # reaches the end of a log that may still grow
+    current_start: int | None = None  # bytes of the line opened by number, for "previous/next match"
+    current_end: int | None = None
+
+    @property
+    def earlier_bytes(self) -> str:
+        return human_size(self.start)
+
+
+class LogRequest:
+    """The step, its log and what the query string asks for."""
+
+    INTS = ("offset", "before", "after", "at", "from")
+
+    def __init__(self, request: HttpRequest, pk: int, node_id: str, name: str) -> None:
+        self.run: PipelineRun = get_run(pk)
+        self.step: StepRun = get_object_or_404(StepRun, run=self.run, node_id=node_id)
+        if name not in self.step.log_names:
+            raise Http404(f"Step {node_id} has no log named {name}.")
+        self.name = name
+        self.log = StepLog(get_backend(self.run.backend), self.run.external_id, self.step.external_id, name)
+        self.url = reverse("runs:step_log", args=[pk, node_id, name])
+        self.line_view_url = reverse("runs:step_log_line", args=[pk, node_id, name, 0]).replace(
+            "/at/0/", "/at/{start}/"
+        )
+        get = request.GET
+        self.values: dict[str, int | None] = {}
+        for key in (*self.INTS, "line"):
+            raw = get.get(key, "").strip()
+            if raw and not raw.isdigit():
+                raise ValueError(f"{key} must be a whole number")
+            self.values[key] = int(raw) if raw else None
+        if self.values["line"] == 0:
+            raise ValueError("lines are numbered from 1")
+        self.query = get.get("q", "")[:500]
+        self.case_sensitive = get.get("case") == "1"
+        self.find = get.get("find", "")
+        self.highlight = highlighter(self.query, case_sensitive=self.case_sensitive)
+        carry = {"q": self.query, "case": "1"} if self.case_sensitive else {"q": self.query}
+        self.carry = urlencode(carry) if self.query else ""  # kept in links, so highlights stay
+        self.links = LineLinks(whole_line_url=self.line_view_url, query=self.carry)
+
+    def __getitem__(self, key: str) -> int | None:
+        return self.values[key]
+
+    def link(self, **params) -> str:
+        query = {k: v for k, v in params.items() if v is not None}
+        if self.query:
+            query["q"] = self.query
+            if self.case_sensitive:
+                query["case"] = "1"
+        return f"{self.url}?{urlencode(query)}" if query else self.url
+
+    def context(self, **extra) -> dict:
+        return {
+            "run": self.run,
+            "step": self.step,
+            "name": self.name,
+            "log_url": self.url,
+            "carry": self.carry,
+            "q": self.query,
+            "case_sensitive": self.case_sensitive,
+            **extra,
+        }
 
 
 # --- a step's log ---------------------------------------------------------------------------
@@ -27,59 +131,291 @@ LOG_POLL_BYTES = 256 * 1024
 @require_GET
 @roles.require(roles.READ)
 def step_log(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResponse:
-    run = get_run(pk)
-    step = get_object_or_404(StepRun, run=run, node_id=node_id)
-    if name not in step.log_names:
-        raise Http404(f"Step {node_id} has no log named {name}.")
-    backend = get_backend(run.backend)
-    offset_raw = request.GET.get("offset")
     try:
-        if request.htmx and offset_raw is not None:
-            return _log_tail(request, backend, run, step, name, offset_raw)
-        size = backend.read_log(run.external_id, step.external_id, name, 0, 0).size
-        start = max(0, size - LOG_TAIL_BYTES)
-        chunk = backend.read_log(run.external_id, step.external_id, name, start, LOG_TAIL_BYTES)
-        error = ""
+        log_request = LogRequest(request, pk, node_id, name)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    try:
+        if request.htmx and log_request["offset"] is not None:
+            return _live_tail(request, log_request)
+        if request.htmx and log_request["before"] is not None:
+            return _fragment(request, log_request, "runs/step_log.html#log-before")
+        if request.htmx and log_request["after"] is not None:
+            return _fragment(request, log_request, "runs/step_log.html#log-after")
+        if log_request.find in ("next", "prev") and log_request.query:
+            return _find(request, log_request)
+        return _page(request, log_request)
     except BackendErrorBase as exc:
-        chunk, error, start = None, str(exc), 0
-    text, next_offset = "", 0
-    if chunk is not None:
-        data = chunk.data
-        skipped = skip_partial_line(data) if start > 0 else 0
-        text, used = decode_chunk(data[skipped:], final=not chunk.more)
-        next_offset = chunk.offset + skipped + used
+        if request.htmx:
+            status = 503 if isinstance(exc, BackendUnavailable) else 502
+            return HttpResponse(f"The log could not be read: {exc}", status=status, content_type="text/plain")
+        return render(request, "runs/step_log.html", log_request.context(error=str(exc)))
+
+
+def _page(request: HttpRequest, lr: LogRequest) -> HttpResponse:
+    stat = lr.log.stat()
+    size, more = stat.size, stat.more
+    index = LineIndex(lr.log)
+    numbered = index.update(size, seconds=INDEX_SECONDS)
+    notice = ""
+    search: SearchResult | None = None
+    current = None
+    if lr.query and lr["line"] is None and lr["at"] is None:
+        search = search_log(
+            lr.log, lr.query, case_sensitive=lr.case_sensitive, index=index if numbered else None
+        )
+
+    anchor = None
+    if lr["line"] is not None:
+        anchor = index.offset_of(lr["line"], size) if numbered else None
+        if anchor is not None:
+            current = lr["line"]
+        elif numbered:
+            notice = f"The log has no line {lr['line']:,}: here is its end."
+        else:
+            notice = "This log's lines are still being counted: reload in a moment to open a line by number."
+    elif lr["at"] is not None:
+        anchor = lr.log.line_start(min(lr["at"], size))
+        current = index.line_of(anchor) if numbered else None
+
+    if anchor is not None:
+        start = lr.log.start_before(anchor, LOG_CONTEXT_BYTES)
+        window = _window(
+            lr,
+            index if numbered else None,
+            start,
+            size,
+            more,
+            budget=LOG_WINDOW_BYTES,
+            mark=(anchor, current),
+        )
+    elif lr["before"] is not None:
+        end = _line_boundary(lr.log, min(lr["before"], size), size)
+        start = lr.log.start_before(end, LOG_WINDOW_BYTES)
+        window = _window(lr, index if numbered else None, start, end, more, size=size)
+    elif lr["after"] is not None:
+        start = _line_boundary(lr.log, min(lr["after"], size), size)
+        window = _window(lr, index if numbered else None, start, size, more, budget=LOG_WINDOW_BYTES)
+    else:
+        start = lr.log.start_before(size, LOG_TAIL_BYTES)
+        window = _window(lr, index if numbered else None, start, size, more)
+
+    line_count = None
+    if numbered and size:
+        line_count = index.line_count(size, lr.log.read(size - 1, 1).data)
     return render(
         request,
         "runs/step_log.html",
-        {
-            "run": run,
-            "step": step,
-            "name": name,
-            "text": text,
-            "truncated": start > 0,
-            "next_offset": next_offset,
-            "live": chunk is not None and chunk.more,
-            "error": error,
-        },
+        lr.context(
+            window=window,
+            size=size,
+            size_text=human_size(size),
+            line_count=line_count,
+            line_count_text=f"{line_count:,}" if line_count is not None else "",
+            numbered=numbered,
+            search=search,
+            current=current,
+            notice=notice,
+            match_nav=bool(lr.query and current is not None),
+            prev_match_url=lr.link(find="prev", **{"from": window.current_start}, line=current),
+            next_match_url=lr.link(find="next", **{"from": window.current_end}, line=current),
+            earlier_url=lr.link(before=window.start),
+            later_url=lr.link(after=window.end),
+            tail_url=lr.link(offset=window.end, line=window.next_line),
+        ),
     )
 
 
-def _log_tail(request: HttpRequest, backend, run, step, name: str, offset_raw: str) -> HttpResponse:
-    if not offset_raw.isdigit():
-        return HttpResponse("offset must be a whole number of bytes", status=400)
-    chunk = backend.read_log(run.external_id, step.external_id, name, int(offset_raw), LOG_POLL_BYTES)
-    text, used = decode_chunk(chunk.data, final=not chunk.more)
-    live = chunk.more or chunk.offset + used < chunk.size
+def _window(
+    lr: LogRequest,
+    index: LineIndex | None,
+    start: int,
+    stop: int,
+    more: bool,
+    *,
+    budget: int | None = None,
+    size: int | None = None,
+    first_line: int | None = None,
+    mark: tuple[int, int | None] | None = None,
+) -> Window:
+    """The lines from ``start`` (a line start) to ``stop`` or the budget; a last line still being written apart.
+
+    ``mark``: the offset and number of a line opened by number, shown highlighted (in the HTML, so without
+    JavaScript too).
+    """
+    size = stop if size is None else size
+    if first_line is None and index is not None:
+        first_line = index.line_of(start)
+    lines, end = lr.log.lines(start, stop, first_line, budget=budget)
+    pending = None
+    if more and lines and not lines[-1].complete:
+        pending = lines.pop()
+        end = pending.start
+    sgr = Sgr()
+    current = mark[1] if mark else None
+    html = render_lines(lines, lr.links, sgr=sgr, highlight=lr.highlight, current=current)
+    next_line = lines[-1].number + 1 if lines and lines[-1].number is not None else first_line
+    pending_html = ""
+    if pending is not None:
+        pending_html = render_lines([pending], lr.links, sgr=sgr, highlight=lr.highlight, final=False)
+    reaches_end = (pending.end if pending else end) >= size
+    current_end = None
+    if mark:
+        current_end = next((line.end for line in lines if line.start == mark[0]), end)
+    return Window(
+        start=start,
+        end=end,
+        size=size,
+        html=html,
+        first_line=first_line,
+        next_line=next_line,
+        pending_html=pending_html,
+        live=more and reaches_end,
+        current_start=mark[0] if mark else None,
+        current_end=current_end,
+    )
+
+
+def _line_boundary(log: StepLog, offset: int, size: int) -> int:
+    """``offset`` if a line starts there (or the log ends there), else the start of the line holding it."""
+    if offset in (0, size):
+        return offset
+    return log.line_start(offset)
+
+
+def _fragment(request: HttpRequest, lr: LogRequest, template: str) -> HttpResponse:
+    """The window before or after an offset, for htmx to put in place of the link that asked for it."""
+    stat = lr.log.stat()
+    size, more = stat.size, stat.more
+    index = LineIndex(lr.log)
+    numbered = index.update(size, seconds=INDEX_SECONDS)
+    if lr["before"] is not None:
+        end = _line_boundary(lr.log, min(lr["before"], size), size)
+        start = lr.log.start_before(end, LOG_WINDOW_BYTES)
+        window = _window(lr, index if numbered else None, start, end, more, size=size)
+    else:
+        start = _line_boundary(lr.log, min(lr["after"], size), size)
+        window = _window(lr, index if numbered else None, start, size, more, budget=LOG_WINDOW_BYTES)
+    return render(
+        request,
+        template,
+        lr.context(
+            window=window,
+            earlier_url=lr.link(before=window.start),
+            later_url=lr.link(after=window.end),
+            tail_url=lr.link(offset=window.end, line=window.next_line),
+        ),
+    )
+
+
+def _live_tail(request: HttpRequest, lr: LogRequest) -> HttpResponse:
+    """What the step wrote since ``offset``: whole lines, then its last line so far, which the next poll redoes."""
+    stat = lr.log.stat()
+    size, more = stat.size, stat.more
+    offset = min(lr["offset"], size)
+    first_line = lr["line"]
+    if first_line is None:
+        index = LineIndex(lr.log)
+        first_line = index.line_of(offset) if index.indexed else None
+    window = _window(lr, None, offset, size, more, budget=LOG_POLL_BYTES, first_line=first_line)
+    window.live = more or window.end < size  # a writer faster than one read a poll: keep catching up
     response = render(
         request,
-        "runs/step_log.html#log-tail",
-        {
-            "run": run,
-            "step": step,
-            "name": name,
-            "tail_text": text,
-            "next_offset": chunk.offset + used,
-            "live": live,
-        },
+        "runs/step_log.html#log-after",
+        lr.context(
+            window=window,
+            later_url=lr.link(after=window.end),
+            tail_url=lr.link(offset=window.end, line=window.next_line),
+        ),
     )
-    return response if live else stop_polling(response)
+    return response if window.live else stop_polling(response)
+
+
+def _find(request: HttpRequest, lr: LogRequest) -> HttpResponse:
+    """Go to the next (or previous) match from an offset: to its line, or back with a message."""
+    origin = lr["from"] or 0
+    if lr.find == "next":
+        found = find_next(lr.log, lr.query, case_sensitive=lr.case_sensitive, start=origin)
+    else:
+        found = find_previous(lr.log, lr.query, case_sensitive=lr.case_sensitive, before=origin)
+    if found == -1:
+        where = "after" if lr.find == "next" else "before"
+        messages.info(request, f"No match for “{lr.query}” {where} this line.")
+        line = lr["line"]
+        return HttpResponseRedirect(lr.link(line=line) + (f"#L{line}" if line else ""))
+    stat = lr.log.stat()
+    index = LineIndex(lr.log)
+    if index.update(stat.size, seconds=INDEX_SECONDS):
+        line = index.line_of(found)
+        return HttpResponseRedirect(f"{lr.link(line=line)}#L{line}")
+    return HttpResponseRedirect(lr.link(at=found))
+
+
+# --- a line on its own, and the whole log as a download -------------------------------------
+
+
+@require_GET
+@roles.require(roles.READ)
+def step_log_line(request: HttpRequest, pk: int, node_id: str, name: str, offset: int) -> HttpResponse:
+    """The line that holds byte ``offset``, uncut (up to 4 MB shown; ``?raw=1`` streams all of it)."""
+    try:
+        lr = LogRequest(request, pk, node_id, name)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    try:
+        size = lr.log.stat().size
+        start = lr.log.line_start(min(offset, size))
+        newline = lr.log.next_newline(start, size)
+        end = newline if newline != -1 else size
+        if request.GET.get("raw") == "1":
+            response = StreamingHttpResponse(
+                stream_log(lr.log, start, end), content_type="text/plain; charset=utf-8"
+            )
+            response["Content-Length"] = str(end - start)
+            return response
+        shown = min(end - start, LINE_VIEW_BYTES)
+        data = lr.log.read(start, shown).data
+        html, _ = render_text(
+            data.decode("utf-8", errors="replace"), Sgr(), highlight=lr.highlight, limit=None
+        )
+        index = LineIndex(lr.log)
+        number = index.line_of(start) if index.update(size, seconds=INDEX_SECONDS) else None
+    except BackendErrorBase as exc:
+        return render(request, "runs/step_log.html", lr.context(error=str(exc), whole_line=True))
+    return render(
+        request,
+        "runs/step_log.html",
+        lr.context(
+            whole_line=True,
+            line_html=html,
+            line_number=number,
+            line_start=start,
+            line_length=human_size(end - start),
+            line_clipped=shown < end - start,
+            line_shown=human_size(shown),
+            raw_url=f"{request.path}?raw=1",
+            back_url=lr.link(line=number) + f"#L{number}" if number else lr.link(at=start),
+        ),
+    )
+
+
+@require_GET
+@roles.require(roles.READ)
+def step_log_download(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResponse:
+    """The whole log as it is now, streamed a megabyte at a time."""
+    lr = LogRequest(request, pk, node_id, name)
+    try:
+        size = lr.log.stat().size
+    except BackendErrorBase as exc:
+        return HttpResponse(f"The log could not be read: {exc}", status=502, content_type="text/plain")
+    response = StreamingHttpResponse(stream_log(lr.log, 0, size), content_type="text/plain; charset=utf-8")
+    response["Content-Length"] = str(size)
+    filename = f"{lr.run.external_id}-{lr.step.node_id}-{name}.log"
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    return response
+
+
+def stream_log(log: StepLog, start: int, stop: int, piece: int | None = None) -> Iterator[bytes]:
+    """Bytes [start, stop) of a log, piece by piece: memory stays flat whatever the size."""
+    for _, data in log.scan(start, stop, piece or DOWNLOAD_PIECE):
+        yield data

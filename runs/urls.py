@@ -1,18 +1,35 @@
 from django.urls import path
 
-from runs import log_views, published_views, run_views, views
+from runs import log_views, pipeline_views, published_views, run_views, views
 
 app_name = "runs"
 urlpatterns = [
     # the runs list
     path("runs/", views.run_list, name="list"),
+    path("runs/changes", views.run_changes, name="changes"),
+    path("runs/cancel", views.run_bulk_cancel, name="bulk_cancel"),
     # a run
     path("runs/<int:pk>/", run_views.run_detail, name="detail"),
     path("runs/<int:pk>/cancel", run_views.run_cancel_view, name="cancel"),
     path("runs/<int:pk>/resubmit", run_views.run_resubmit_view, name="resubmit"),
     path("runs/<int:pk>/publish", run_views.run_publish_view, name="publish"),
+    path("runs/<int:pk>/graph/status", run_views.run_graph_status, name="graph_status"),
+    path("runs/<int:pk>/definition.yml", run_views.run_definition, name="definition"),
     # a step's log
     path("runs/<int:pk>/steps/<str:node_id>/logs/<str:name>/", log_views.step_log, name="step_log"),
+    path(
+        "runs/<int:pk>/steps/<str:node_id>/logs/<str:name>/download",
+        log_views.step_log_download,
+        name="step_log_download",
+    ),
+    path(
+        "runs/<int:pk>/steps/<str:node_id>/logs/<str:name>/at/<int:offset>/",
+        log_views.step_log_line,
+        name="step_log_line",
+    ),
+    # pipelines
+    path("pipelines/", pipeline_views.pipeline_list, name="pipeline_list"),
+    path("pipelines/<int:pk>/", pipeline_views.pipeline_detail, name="pipeline_detail"),
     # published pipelines
     path("published/", published_views.published_list, name="published_list"),
     path("published/<int:pk>/", published_views.published_detail, name="published_detail"),

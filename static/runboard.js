@@ -7,3 +7,39 @@
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
   }
 })();
+
+// Polling pauses while the tab is hidden: a poll due then is skipped, the next one after it shows runs normally.
+// (A filter in hx-trigger would need eval, which the content security policy forbids.)
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var trigger = event.detail.elt && event.detail.elt.getAttribute("hx-trigger");
+  if (document.hidden && trigger && /(^|,)\s*every\s/.test(trigger)) event.preventDefault();
+});
+
+// The runs list: a live row swapped in keeps its checkbox; the filters keep the status list open.
+document.addEventListener("htmx:oobBeforeSwap", function (event) {
+  var old = event.detail.target, fresh = event.detail.fragment;
+  if (!old || !fresh || !fresh.querySelector) return;
+  var box = old.querySelector("input.runs-select");
+  var newBox = fresh.querySelector("input.runs-select");
+  if (box && newBox && box.checked) { newBox.checked = true; newBox.setAttribute("checked", ""); }
+  var details = old.querySelector("details.filters-status");
+  var newDetails = fresh.querySelector("details.filters-status");
+  if (details && newDetails && details.open) newDetails.setAttribute("open", "");
+});
+
+// "Select every run on this page": shown only with scripts, since only scripts can make it work.
+(function () {
+  function setUp(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("input.runs-select-all").forEach(function (all) {
+      if (all.dataset.ready) return;
+      all.dataset.ready = "1";
+      all.hidden = false;
+      all.addEventListener("change", function () {
+        var table = all.closest("table");
+        table.querySelectorAll("input.runs-select").forEach(function (box) { box.checked = all.checked; });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { setUp(document); });
+  document.addEventListener("htmx:load", function (event) { setUp(event.detail.elt); });
+})();

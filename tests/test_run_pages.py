@@ -54,54 +54,6 @@ def test_every_page_needs_a_login(client):
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
-def test_the_list_shows_runs_newest_first_with_status_and_duration(logged_in):
-    make_run(external_id="older", created_at=timezone.now() - timezone.timedelta(hours=1))
-    make_run(RunStatus.FAILED, external_id="newer", pipeline_name="train", experiment_name="exp-a")
-
-    page = logged_in.get(reverse("runs:list")).content.decode()
-
-    assert page.index("newer") < page.index("older")
-    assert "Failed" in page and "train" in page and "exp-a" in page
-
-
-def test_the_list_pages_through_runs_with_a_cursor(logged_in):
-    base = timezone.now()
-    for i in range(55):
-        make_run(external_id=f"r{i:02d}", created_at=base - timezone.timedelta(minutes=i))
-
-    first = logged_in.get(reverse("runs:list"))
-    assert len(first.context["runs"]) == 50 and first.context["next_cursor"]
-    second = logged_in.get(reverse("runs:list"), {"cursor": first.context["next_cursor"]})
-
-    assert [r.external_id for r in second.context["runs"]] == [f"r{i}" for i in range(50, 55)]
-    assert second.context["next_cursor"] == ""
-
-
-def test_a_broken_cursor_shows_the_newest_runs_with_a_message(logged_in):
-    make_run(external_id="only")
-    response = logged_in.get(reverse("runs:list"), {"cursor": "nonsense"})
-    assert response.status_code == 200
-    assert "not valid" in response.content.decode()
-
-
-def test_the_newest_page_always_polls_for_new_runs(logged_in):
-    make_run(RunStatus.COMPLETED)
-    response = logged_in.get(reverse("runs:list"), HTTP_HX_TARGET="run-table", **HTMX)
-    assert response.status_code == 200 and 'hx-trigger="every 3s"' in response.content.decode()
-
-
-def test_an_older_page_polls_while_a_run_is_active_and_stops_when_none_is(logged_in):
-    base = timezone.now()
-    runs = [make_run(RunStatus.RUNNING, created_at=base - timezone.timedelta(minutes=i)) for i in range(52)]
-    cursor = logged_in.get(reverse("runs:list")).context["next_cursor"]
-    url = f"{reverse('runs:list')}?cursor={cursor}"
-    assert 'hx-trigger="every 3s"' in logged_in.get(url).content.decode()
-
-    PipelineRun.objects.filter(pk__in=[r.pk for r in runs]).update(status=RunStatus.COMPLETED)
-    response = logged_in.get(url, HTTP_HX_TARGET="run-table", **HTMX)
-    assert response.status_code == 286
-
-
 def test_a_run_page_shows_steps_tags_and_parameters(logged_in, engine_run):
     run, _ = engine_run
     run.tags = {"team": "vision"}
@@ -165,41 +117,6 @@ def test_cancel_writes_an_action_and_enqueues_it_after_commit(
 def test_cancel_rejects_get(logged_in):
     run = make_run(RunStatus.RUNNING)
     assert logged_in.get(reverse("runs:cancel", args=[run.pk])).status_code == 405
-
-
-def test_a_log_page_shows_the_log_escaped_and_tails_it_live(logged_in, engine_run):
-    run, path = engine_run
-    url = reverse("runs:step_log", args=[run.pk, "write", "stdout"])
-
-    page = logged_in.get(url).content.decode()
-    assert "line one" in page
-    assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
-    offset = path.stat().st_size
-    assert f"offset={offset}" in page
-
-    with path.open("ab") as fh:
-        fh.write("caf\u00e9".encode()[:-1])  # a character cut in half by the writer
-    tail = logged_in.get(url, {"offset": offset}, **HTMX)
-    assert tail.status_code == 200
-    assert tail.content.decode().startswith("caf<span")  # the half character waits for the next read
-    assert f"offset={offset + 3}" in tail.content.decode()
-
-
-def test_the_log_tail_stops_when_the_step_has_ended(logged_in, engine_run):
-    run, path = engine_run
-    LocalStep.objects.filter(run_id=run.external_id).update(status=RunStatus.COMPLETED)
-    sync_run("local", run.external_id)
-    url = reverse("runs:step_log", args=[run.pk, "write", "stdout"])
-
-    response = logged_in.get(url, {"offset": path.stat().st_size}, **HTMX)
-
-    assert response.status_code == 286 and "hx-get" not in response.content.decode()
-
-
-def test_an_unknown_log_name_is_a_404(logged_in, engine_run):
-    run, _ = engine_run
-    assert logged_in.get(reverse("runs:step_log", args=[run.pk, "write", "secrets"])).status_code == 404
-    assert logged_in.get(reverse("runs:step_log", args=[run.pk, "nope", "stdout"])).status_code == 404
 
 
 def test_a_failing_backend_is_shown_in_the_page_header(logged_in):

@@ -1,0 +1,530 @@
+"""A run's step graph, its live statuses, the timeline, the outline and the definition download."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+from django_htmx.middleware import HtmxDetails
+
+from backends.base import Backend, BackendUnavailable, RunStatus
+from backends.local.engine import submit_spec
+from backends.local.spec import load_pipeline
+from runs import graph
+from runs.models import PipelineRun, StepEdge, StepRun
+from runs.run_views import run_graph_status
+from runs.sync import sync_run
+from tests.integration.helpers import PIPELINES
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def mirror_run(
+    steps: list[str],
+    edges: list[tuple[str, str, str, str]],
+    status: str = RunStatus.RUNNING,
+    statuses: dict[str, str] | None = None,
+    **fields,
+) -> PipelineRun:
+    """A run written straight into the mirror, as the sync would write it."""
+    now = timezone.now()
+    run = PipelineRun.objects.create(
+        backend=fields.pop("backend", "local"),
+        external_id=fields.pop("external_id", f"run_{PipelineRun.objects.count()}"),
+        status=status,
+        display_name=fields.pop("display_name", "Graph run"),
+        created_at=now,
+        started_at=now,
+        **fields,
+    )
+    statuses = statuses or {}
+    StepRun.objects.bulk_create(
+        StepRun(
+            run=run,
+            node_id=node,
+            external_id=f"{run.external_id}-{node}",
+            display_name=node,
+            status=statuses.get(node, RunStatus.COMPLETED),
+            log_names=["stdout", "stderr", "system"],
+            position=i,
+            queued_at=now + timedelta(seconds=i % 7),
+            started_at=now + timedelta(seconds=i % 7 + 1),
+            finished_at=now + timedelta(seconds=i % 7 + 3),
+        )
+        for i, node in enumerate(steps)
+    )
+    StepEdge.objects.bulk_create(
+        StepEdge(run=run, source_node=a, source_output=o, target_node=b, target_input=i)
+        for a, o, b, i in edges
+    )
+    return run
+
+
+def fan_out(width: int, prefix: str = "shard") -> tuple[list[str], list[tuple[str, str, str, str]]]:
+    """split → width shards → merge → report: the shape of examples/fan-out, wider."""
+    shards = [f"{prefix}_{i:03d}" for i in range(width)]
+    edges = [("split", "parts", s, "parts") for s in shards]
+    edges += [(s, "result", "merge", s) for s in shards]
+    edges.append(("merge", "merged", "report", "folder"))
+    return ["split", *shards, "merge", "report"], edges
+
+
+@pytest.fixture
+def logged_in(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def structure_of(run: PipelineRun) -> graph.Structure:
+    return graph.Structure.build(
+        run.steps.values_list("node_id", flat=True),
+        run.edges.values_list("source_node", "source_output", "target_node", "target_input"),
+    )
+
+
+def svg_nodes(page: str) -> list[str]:
+    svg = page[page.index('<svg class="graph"') : page.index("</svg>", page.index('<svg class="graph"'))]
+    return re.findall(r'<a class="graph-node[^"]*" href="[^"]*" data-node="([^"]+)"', svg)
+
+
+# --- the structure --------------------------------------------------------------------------
+
+
+def test_the_outline_follows_one_branch_down_before_the_next_and_indents_by_depth():
+    structure = graph.Structure.build(
+        ["prep", "train_a", "train_b", "eval_a", "eval_b", "report"],
+        [
+            ("prep", "data", "train_a", "data"),
+            ("prep", "data", "train_b", "data"),
+            ("train_a", "model", "eval_a", "model"),
+            ("train_b", "model", "eval_b", "model"),
+            ("eval_a", "score", "report", "a"),
+            ("eval_b", "score", "report", "b"),
+            ("prep", "data", "report", "data"),
+        ],
+    )
+
+    assert structure.outline == [
+        ("prep", 0),
+        ("train_a", 1),
+        ("eval_a", 2),
+        ("train_b", 1),
+        ("eval_b", 2),
+        ("report", 3),  # after both branches, at its longest path's depth
+    ]
+
+
+def test_the_outline_keeps_every_step_even_when_a_backend_reports_a_cycle():
+    structure = graph.Structure.build(["a", "b", "c"], [("a", "o", "b", "i"), ("b", "o", "a", "i")])
+    assert sorted(n for n, _ in structure.outline) == ["a", "b", "c"]
+
+
+def test_edges_to_unknown_steps_are_dropped():
+    structure = graph.Structure.build(["a", "b"], [("a", "o", "b", "i"), ("a", "o", "ghost", "i")])
+    assert structure.edges == [("a", "o", "b", "i")]
+
+
+def test_small_graphs_are_never_collapsed():
+    steps, edges = fan_out(150)
+    assert graph.Structure.build(steps, edges).groups == {}
+
+
+def test_siblings_with_the_same_parents_and_children_collapse_from_200_steps():
+    steps, edges = fan_out(248)
+    structure = graph.Structure.build(steps, edges)
+
+    assert list(structure.groups) == ["shard_000"]
+    assert structure.groups["shard_000"] == [f"shard_{i:03d}" for i in range(248)]
+    shown = graph.visible_graph(structure, graph.GraphView(), {})
+    assert [n.key for n in shown.nodes] == ["split", "shard_000", "merge", "report"]
+    assert shown.collapsed == 248
+
+
+def test_siblings_with_different_children_stay_apart():
+    shards = [f"s{i}" for i in range(240)]
+    edges = [("split", "parts", s, "parts") for s in shards]
+    edges += [(s, "result", "merge_a" if i < 120 else "merge_b", s) for i, s in enumerate(shards)]
+    structure = graph.Structure.build(["split", *shards, "merge_a", "merge_b"], edges)
+
+    assert {k: len(m) for k, m in structure.groups.items()} == {"s0": 120, "s120": 120}
+
+
+def test_collapsed_edges_are_labelled_with_what_they_carry():
+    steps, edges = fan_out(248)
+    shown = graph.visible_graph(graph.Structure.build(steps, edges), graph.GraphView(), {})
+    labels = {(link.source, link.target): link.label for link in shown.links}
+
+    assert labels == {
+        ("split", "shard_000"): "parts → parts \N{MULTIPLICATION SIGN}248",
+        ("shard_000", "merge"): "result → 248 inputs",
+        ("merge", "report"): "merged → folder",
+    }
+
+
+def test_an_expanded_group_shows_each_of_its_steps():
+    steps, edges = fan_out(248)
+    structure = graph.Structure.build(steps, edges)
+    shown = graph.visible_graph(structure, graph.GraphView(expanded=frozenset({"shard_000"})), {})
+
+    assert len(shown.nodes) == 251 and shown.collapsed == 0
+    assert graph.GraphView().expanding("shard_000") == "?expand=shard_000"
+
+
+def test_the_failed_path_is_the_failures_their_ancestors_and_what_they_blocked():
+    structure = graph.Structure.build(
+        ["prep", "train_a", "train_b", "eval_a", "eval_b", "report", "side"],
+        [
+            ("prep", "d", "train_a", "d"),
+            ("prep", "d", "train_b", "d"),
+            ("train_a", "m", "eval_a", "m"),
+            ("train_b", "m", "eval_b", "m"),
+            ("eval_a", "s", "report", "a"),
+            ("eval_b", "s", "report", "b"),
+        ],
+    )
+    statuses = {"train_b": RunStatus.FAILED}
+
+    assert structure.failed_path(statuses) == {"prep", "train_b", "eval_b", "report"}
+    shown = graph.visible_graph(structure, graph.GraphView(failed_only=True), statuses)
+    assert [n.key for n in shown.nodes] == ["prep", "train_b", "eval_b", "report"]
+    assert graph.visible_graph(structure, graph.GraphView(failed_only=True), {}).nodes == []
+
+
+def test_a_group_on_the_failed_path_keeps_only_its_failed_members():
+    steps, edges = fan_out(248)
+    statuses = {"shard_007": RunStatus.FAILED, "shard_100": RunStatus.FAILED}
+    structure = graph.Structure.build(steps, edges)
+    shown = graph.visible_graph(structure, graph.GraphView(failed_only=True), statuses)
+
+    # Two failed shards are fewer than a group needs: each is drawn.
+    assert [n.key for n in shown.nodes] == ["split", "shard_007", "shard_100", "merge", "report"]
+
+
+# --- the layout and its cache ---------------------------------------------------------------
+
+
+def test_the_layout_is_computed_once_and_kept_on_the_run(django_assert_num_queries, monkeypatch):
+    steps, edges = fan_out(20)
+    run = mirror_run(steps, edges)
+    structure = structure_of(run)
+    shown = graph.visible_graph(structure, graph.GraphView(), {})
+    calls = []
+    real = graph.compute_layout
+    monkeypatch.setattr(graph, "compute_layout", lambda g: calls.append(g) or real(g))
+
+    layout = graph.cached_layout(run, structure, shown, default=True)
+    stored = PipelineRun.objects.get(pk=run.pk).graph_layout
+    assert stored["layouts"][shown.digest] == layout and len(calls) == 1
+    assert set(layout["nodes"]) == set(steps)
+    # Every node has a box of its own, and edges run left to right.
+    boxes = layout["nodes"]
+    assert boxes["split"][0] < boxes["shard_000"][0] < boxes["merge"][0] < boxes["report"][0]
+    assert len({(x, y) for x, y, _, _ in boxes.values()}) == len(steps)
+
+    cache.clear()
+    again = PipelineRun.objects.get(pk=run.pk)
+    with django_assert_num_queries(0):
+        assert graph.cached_layout(again, structure, shown, default=True) == layout
+    assert len(calls) == 1
+
+
+def test_the_layout_is_computed_again_when_the_steps_change(monkeypatch):
+    steps, edges = fan_out(5)
+    run = mirror_run(steps, edges)
+    graph.cached_layout(
+        run, structure_of(run), graph.visible_graph(structure_of(run), graph.GraphView(), {}), default=True
+    )
+    StepRun.objects.create(run=run, node_id="late", external_id="late", position=99)
+    cache.clear()
+    run.refresh_from_db()
+
+    structure = structure_of(run)
+    layout = graph.cached_layout(
+        run, structure, graph.visible_graph(structure, graph.GraphView(), {}), default=True
+    )
+
+    assert "late" in layout["nodes"]
+    assert len(PipelineRun.objects.get(pk=run.pk).graph_layout["layouts"]) == 1
+
+
+def test_a_run_keeps_a_few_layouts_and_always_the_default_one():
+    steps, edges = fan_out(248)
+    run = mirror_run(steps, edges)
+    structure = structure_of(run)
+    default = graph.visible_graph(structure, graph.GraphView(), {})
+    graph.cached_layout(run, structure, default, default=True)
+    for i in range(graph.MAX_CACHED_LAYOUTS + 2):
+        failed = {f"shard_{j:03d}": RunStatus.FAILED for j in range(i + 1)}
+        shown = graph.visible_graph(structure, graph.GraphView(failed_only=True), failed)
+        graph.cached_layout(run, structure, shown, default=False)
+
+    stored = PipelineRun.objects.get(pk=run.pk).graph_layout
+    assert len(stored["layouts"]) == graph.MAX_CACHED_LAYOUTS
+    assert default.digest in stored["layouts"]
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def test_the_page_draws_every_step_as_a_node_that_opens_its_log(logged_in):
+    steps, edges = fan_out(20)
+    run = mirror_run(steps, edges)
+
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+
+    assert svg_nodes(page) == steps
+    shard_log = reverse("runs:step_log", args=[run.pk, "shard_000", "stdout"])
+    assert f'href="{shard_log}" data-node="shard_000"' in page
+    assert "parts → parts" in page and "result → shard_000" in page
+    assert (
+        'class="graph-st ok" data-node="merge"' in page
+    )  # statuses drawn from the start, without JavaScript
+
+
+def test_the_page_with_250_steps_collapses_the_fan_out_into_one_node(logged_in):
+    steps, edges = fan_out(247)
+    statuses = {"shard_003": RunStatus.FAILED, "shard_200": RunStatus.FAILED, "shard_201": RunStatus.RUNNING}
+    run = mirror_run(steps, edges, statuses=statuses)
+
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+
+    assert svg_nodes(page) == ["split", "shard_000", "merge", "report"]
+    assert "247 steps · 2 failed" in page
+    expand = f'href="{run.get_absolute_url()}?expand=shard_000#graph"'
+    assert expand in page
+    # The outline still lists every step.
+    assert page.count('class="step"') == 250
+
+    expanded = logged_in.get(run.get_absolute_url(), {"expand": "shard_000"}).content.decode()
+    assert len(svg_nodes(expanded)) == 250
+
+
+def test_the_failed_path_view_draws_only_the_failures_and_their_path(logged_in):
+    steps, edges = fan_out(10)
+    run = mirror_run(steps, edges, status=RunStatus.FAILED, statuses={"shard_004": RunStatus.FAILED})
+
+    page = logged_in.get(run.get_absolute_url(), {"view": "failed"}).content.decode()
+
+    assert svg_nodes(page) == ["split", "shard_004", "merge", "report"]
+    assert "Failed path only (1 failed)" in page
+
+
+def test_unknown_view_parameters_show_the_whole_graph(logged_in):
+    run = mirror_run(["a", "b"], [("a", "o", "b", "i")])
+    response = logged_in.get(run.get_absolute_url(), {"view": "<x>", "expand": ["nope", ""]})
+    assert response.status_code == 200 and svg_nodes(response.content.decode()) == ["a", "b"]
+
+
+def test_a_run_without_steps_yet_polls_until_they_come(logged_in):
+    run = mirror_run([], [])
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+    assert "No steps mirrored yet." in page
+    key = re.search(r"graph/status\?layout=([0-9a-f]+)", page).group(1)
+    StepRun.objects.create(run=run, node_id="first", external_id="first")
+
+    response = logged_in.get(reverse("runs:graph_status", args=[run.pk]), {"layout": key}, **HTMX)
+
+    assert response["HX-Refresh"] == "true"
+
+
+def test_the_outline_lists_steps_by_depth_with_their_inputs_outputs_and_links(logged_in):
+    run = mirror_run(
+        ["write", "read"], [("write", "out", "read", "message")], statuses={"read": RunStatus.RUNNING}
+    )
+    StepRun.objects.filter(run=run, node_id="write").update(
+        outputs={"out": "/engine/runs/r1/write/outputs/out"}, command="echo hi > $out"
+    )
+    StepRun.objects.filter(run=run, node_id="read").update(
+        inputs={"message": "/engine/runs/r1/write/outputs/out"}
+    )
+
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+
+    assert page.index('id="step-write"') < page.index('id="step-read"')
+    assert 'class="outline-name outline-d1"' in page
+    assert "/engine/runs/r1/write/outputs/out" in page and "from write.out" in page
+    assert reverse("runs:step_log", args=[run.pk, "read", "stderr"]) in page
+
+
+def test_the_timeline_has_a_queue_bar_and_a_run_bar_per_step(logged_in):
+    steps, edges = fan_out(3)
+    run = mirror_run(steps, edges, statuses={"merge": RunStatus.RUNNING})
+    StepRun.objects.filter(run=run, node_id="merge").update(finished_at=None)
+
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+    timeline = page[page.index('<svg class="timeline"') :]
+    timeline = timeline[: timeline.index("</svg>")]
+
+    assert timeline.count('class="timeline-row"') == 6
+    assert timeline.count('class="timeline-queue"') == 6
+    assert timeline.count('class="timeline-run live"') == 1 and timeline.count('class="timeline-run ok"') == 5
+    assert ">0s</text>" in timeline
+
+
+def test_the_live_region_brings_the_steps_and_timeline_out_of_band(logged_in):
+    run = mirror_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
+    response = logged_in.get(run.get_absolute_url(), {"expand": "x"}, HTTP_HX_TARGET="run-live", **HTMX)
+    body = response.content.decode()
+
+    assert response.status_code == 200
+    assert 'id="run-steps" hx-swap-oob="true"' in body and 'class="timeline"' in body
+    assert f'hx-get="{run.get_absolute_url()}?expand=x&amp;seen=' in body  # polls the view it shows
+    assert '<svg class="graph"' not in body  # the structure is never sent again
+
+
+def test_the_live_region_answers_204_while_nothing_changed(logged_in, django_assert_max_num_queries):
+    run = mirror_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
+    first = logged_in.get(run.get_absolute_url(), HTTP_HX_TARGET="run-live", **HTMX)
+    seen = first.context["live_url"].split("seen=")[1]
+
+    with django_assert_max_num_queries(6):  # session, user, run, actions, permissions: no step is read
+        unchanged = logged_in.get(run.get_absolute_url(), {"seen": seen}, HTTP_HX_TARGET="run-live", **HTMX)
+    assert unchanged.status_code == 204
+
+    PipelineRun.objects.filter(pk=run.pk).update(backend_updated_at=timezone.now())
+    changed = logged_in.get(run.get_absolute_url(), {"seen": seen}, HTTP_HX_TARGET="run-live", **HTMX)
+    assert changed.status_code == 200 and 'id="run-steps"' in changed.content.decode()
+
+
+# --- live statuses --------------------------------------------------------------------------
+
+
+def status_request(run: PipelineRun, key: str, user):
+    request = RequestFactory().get(reverse("runs:graph_status", args=[run.pk]), {"layout": key}, **HTMX)
+    request.user = user
+    request.htmx = HtmxDetails(request)
+    return request
+
+
+def test_the_status_endpoint_recolours_the_drawn_nodes_with_one_query(
+    logged_in, admin_user, django_assert_num_queries
+):
+    steps, edges = fan_out(247)
+    run = mirror_run(steps, edges, statuses={"shard_010": RunStatus.RUNNING})
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+    key = re.search(r"graph/status\?layout=([0-9a-f]+)", page).group(1)
+    StepRun.objects.filter(run=run, node_id="shard_011").update(status=RunStatus.FAILED)
+
+    request = status_request(run, key, admin_user)
+    with django_assert_num_queries(1):
+        response = run_graph_status(request, run.pk)
+    body = response.content.decode()
+
+    assert response.status_code == 200
+    assert "247 steps · 1 failed" in body and 'class="graph-st bad" data-node="shard_000"' in body
+    assert 'data-node="merge" data-status="Completed"' in body
+    assert 'hx-trigger="every 2s"' in body and '<svg class="graph"' not in body
+
+
+def test_the_status_endpoint_answers_no_content_while_nothing_it_shows_changed(logged_in):
+    run = mirror_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+    poll = re.search(r'hx-get="([^"]*/graph/status[^"]*)"', page).group(1).replace("&amp;", "&")
+
+    assert logged_in.get(poll, **HTMX).status_code == 204
+    StepRun.objects.filter(run=run, node_id="b").update(status=RunStatus.FAILED)
+    changed = logged_in.get(poll, **HTMX)
+
+    assert changed.status_code == 200 and 'data-node="b" data-status="Failed"' in changed.content.decode()
+    again = re.search(r'hx-get="([^"]*)"', changed.content.decode()).group(1).replace("&amp;", "&")
+    assert again != poll and logged_in.get(again, **HTMX).status_code == 204
+
+
+def test_the_status_endpoint_stops_polling_once_the_run_is_terminal(logged_in):
+    run = mirror_run(["a", "b"], [("a", "o", "b", "i")])
+    page = logged_in.get(run.get_absolute_url()).content.decode()
+    key = re.search(r"graph/status\?layout=([0-9a-f]+)", page).group(1)
+    url = reverse("runs:graph_status", args=[run.pk])
+
+    assert logged_in.get(url, {"layout": key}, **HTMX).status_code == 200
+    PipelineRun.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
+    done = logged_in.get(url, {"layout": key}, **HTMX)
+
+    assert done.status_code == 286
+    assert "every 2s" not in done.content.decode() and 'data-status="Completed"' in done.content.decode()
+
+
+def test_the_status_endpoint_reads_the_layout_from_the_run_when_the_cache_lost_it(logged_in):
+    run = mirror_run(["a", "b"], [("a", "o", "b", "i")])
+    key = re.search(r"layout=([0-9a-f]+)", logged_in.get(run.get_absolute_url()).content.decode()).group(1)
+    cache.clear()
+
+    response = logged_in.get(reverse("runs:graph_status", args=[run.pk]), {"layout": key}, **HTMX)
+
+    assert response.status_code == 200 and 'data-node="b"' in response.content.decode()
+
+
+def test_the_status_endpoint_asks_for_a_new_page_when_the_steps_changed(logged_in):
+    run = mirror_run(["a", "b"], [("a", "o", "b", "i")])
+    key = re.search(r"layout=([0-9a-f]+)", logged_in.get(run.get_absolute_url()).content.decode()).group(1)
+    StepRun.objects.create(run=run, node_id="c", external_id="c", position=3)
+    url = reverse("runs:graph_status", args=[run.pk])
+
+    changed = logged_in.get(url, {"layout": key}, **HTMX)
+    unknown = logged_in.get(url, {"layout": "0123abcd"}, **HTMX)
+
+    assert changed["HX-Refresh"] == "true" and unknown["HX-Refresh"] == "true"
+    assert logged_in.get(reverse("runs:graph_status", args=[999999]), {"layout": key}).status_code == 404
+
+
+# --- the definition -------------------------------------------------------------------------
+
+
+def test_download_yaml_gives_the_definition_the_run_was_submitted_with(logged_in, engine_dir):
+    local = submit_spec(load_pipeline(PIPELINES / "two_steps.yml"))
+    run = sync_run("local", local.pk)
+
+    response = logged_in.get(reverse("runs:definition", args=[run.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="{local.pk}.yml"'
+    assert response.content.decode() == (PIPELINES / "two_steps.yml").read_text()
+    assert (
+        f'href="{reverse("runs:definition", args=[run.pk])}"'
+        in logged_in.get(run.get_absolute_url()).content.decode()
+    )
+
+
+class DownBackend(Backend):
+    def get_definition(self, run_id):
+        raise BackendUnavailable("workspace ml.example is not answering (HTTP 503)")
+
+
+def test_a_backend_error_on_download_is_a_message_not_a_500(logged_in, configure_backends):
+    configure_backends(
+        {"local": {"engine": "local"}, "remote": {"engine": "tests.test_run_graph.DownBackend"}}
+    )
+    run = mirror_run(["a"], [], backend="remote")
+
+    response = logged_in.get(reverse("runs:definition", args=[run.pk]), follow=True)
+
+    assert response.redirect_chain[-1][0] == run.get_absolute_url()
+    assert "not answering (HTTP 503)" in response.content.decode()
+
+
+def test_a_run_of_a_backend_no_longer_configured_has_no_definition_to_download(logged_in):
+    run = mirror_run(["a"], [], backend="retired")
+    response = logged_in.get(reverse("runs:definition", args=[run.pk]), follow=True)
+    assert "could not be read" in response.content.decode()
+
+
+def test_a_viewer_may_read_the_graph_and_a_stranger_may_not(client, viewer, stranger):
+    run = mirror_run(["a"], [])
+    client.force_login(stranger)
+    assert client.get(run.get_absolute_url()).status_code == 403
+    assert client.get(reverse("runs:definition", args=[run.pk])).status_code == 403
+    client.force_login(viewer)
+    assert client.get(run.get_absolute_url()).status_code == 200
