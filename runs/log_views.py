@@ -403,7 +403,10 @@ def step_log_line(request: HttpRequest, pk: int, node_id: str, name: str, offset
 @roles.require(roles.READ)
 def step_log_download(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResponse:
     """The whole log as it is now, streamed a megabyte at a time."""
-    lr = LogRequest(request, pk, node_id, name)
+    try:
+        lr = LogRequest(request, pk, node_id, name)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
     try:
         size = lr.log.stat().size
     except BackendErrorBase as exc:

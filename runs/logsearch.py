@@ -44,6 +44,10 @@ class SearchResult:
     def capped(self) -> bool:
         return self.count > len(self.matches)
 
+    @property
+    def count_text(self) -> str:
+        return f"{self.count:,}"
+
 
 class Matcher:
     """Finds a query in bytes: ``find``/``rfind``/``count`` on prepared bytes, or a pattern for non-ASCII cases."""

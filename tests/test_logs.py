@@ -567,6 +567,18 @@ def test_stream_log_is_a_generator_reading_piece_by_piece():
 
 
 @pytest.mark.django_db
+def test_stdout_stderr_and_the_system_log_are_tabs(logged_in, engine_step):
+    step = LocalStep.objects.get(run_id=engine_step.run.external_id, node_id="write")
+    executor.syslog(step, "started: pid 4242")
+    page = logged_in.get(
+        reverse("runs:step_log", args=[engine_step.run.pk, "write", "system"])
+    ).content.decode()
+    tabs = re.search(r'<nav class="tabs">(.*?)</nav>', page, re.S).group(1)
+    assert re.findall(r">(\w+)</a>", tabs) == ["stdout", "stderr", "system"]
+    assert 'aria-current="page">system</a>' in tabs and "started: pid 4242</div>" in page
+
+
+@pytest.mark.django_db
 def test_bad_numbers_are_refused(logged_in, engine_step):
     for params in ({"offset": "-1"}, {"line": "x"}, {"line": "0"}, {"before": "1e3"}):
         assert logged_in.get(engine_step.url, params).status_code == 400
