@@ -74,9 +74,9 @@ def test_the_pages_satisfy_the_policy_and_stay_live(page, live_server, admin_use
 
     page.goto(f"{live_server.url}{run.get_absolute_url()}")
     expect(page.locator("#run-status")).to_have_text("Running", timeout=10_000)
-    watch.wait_for_swap("run-live")
     get_backend("local").cancel_run(running)
-    # Only the live region's polling can bring the new status: the page is not reloaded.
+    # Only the live region's polling can bring the new status (an unchanged run answers 204, no swap).
+    watch.wait_for_swap("run-live", timeout=15_000)
     expect(page.locator("#run-status")).to_have_text("Canceled", timeout=15_000)
     assert watch.violations() == []
     # htmx was told not to add its indicator <style>; the page has no inline style at all.
