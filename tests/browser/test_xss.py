@@ -30,7 +30,9 @@ PAYLOADS = [SCRIPT, IMG, SVG, LINK, ANCHOR]
 
 # Whatever an unescaped payload would have added to the page. Runboard's own drawings (graph, timeline,
 # trends) are SVG with a class; an injected one has none.
-INJECTED = "main script, main img, main svg:not([class]), main iframe, [onerror], [onload], a[href^='javascript:']"
+INJECTED = (
+    "main script, main img, main svg:not([class]), main iframe, [onerror], [onload], a[href^='javascript:']"
+)
 
 PIPELINE = """\
 type: pipeline
