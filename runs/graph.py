@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from backends.base import RunStatus
-from runs.models import PipelineRun, StepRun
+from runs.models import STEP_RUN_FIELDS, PipelineRun, StepRun
 from runs.templatetags.runboard import duration, status_class
 
 # From this many steps, siblings with the same parents and the same children are drawn as one node.
@@ -66,28 +66,7 @@ class StepRow:
     a decoder class) and model instances cost ~40 ms, a third of the page's budget; the raw rows cost ~3 ms.
     """
 
-    FIELDS = (
-        "node_id",
-        "external_id",
-        "display_name",
-        "status",
-        "job_type",
-        "command",
-        "environment",
-        "compute",
-        "inputs",
-        "outputs",
-        "exit_code",
-        "error",
-        "is_reused",
-        "reused_run_id",
-        "reused_step_id",
-        "log_names",
-        "position",
-        "queued_at",
-        "started_at",
-        "finished_at",
-    )
+    FIELDS = STEP_RUN_FIELDS
     __slots__ = FIELDS
     JSON = ("inputs", "outputs", "log_names")
     TIMES = ("queued_at", "started_at", "finished_at")

@@ -248,6 +248,10 @@ class StepRun(Timed):
         return self.log_names[0] if self.log_names else "stdout"
 
 
+# What a step run mirrors from its backend: every field but the keys.
+STEP_RUN_FIELDS = tuple(f.name for f in StepRun._meta.concrete_fields if f.name not in ("id", "run"))
+
+
 class StepEdge(models.Model):
     run = models.ForeignKey(PipelineRun, on_delete=models.CASCADE, related_name="edges")
     source_node = models.CharField(max_length=255)

@@ -22,7 +22,7 @@ from backends.base import (
 )
 from backends.registry import get_backend
 from dashboard.models import BackendState
-from runs.models import Pipeline, PipelineRun, PublishedPipeline, RunTag, StepEdge, StepRun
+from runs.models import STEP_RUN_FIELDS, Pipeline, PipelineRun, PublishedPipeline, RunTag, StepEdge, StepRun
 from schedules.sync import sync_schedules
 
 log = logging.getLogger(__name__)
@@ -32,27 +32,7 @@ WATERMARK_OVERLAP = timedelta(seconds=5)
 LOCK_SECONDS = 120
 MAX_BACKOFF = timedelta(minutes=5)
 
-STEP_FIELDS = [
-    "external_id",
-    "display_name",
-    "status",
-    "job_type",
-    "command",
-    "environment",
-    "compute",
-    "inputs",
-    "outputs",
-    "exit_code",
-    "error",
-    "is_reused",
-    "reused_run_id",
-    "reused_step_id",
-    "log_names",
-    "position",
-    "queued_at",
-    "started_at",
-    "finished_at",
-]
+STEP_FIELDS = [f for f in STEP_RUN_FIELDS if f != "node_id"]
 
 
 @dataclass
