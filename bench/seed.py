@@ -522,7 +522,20 @@ class Table:
             print(f"  {self.name}: filling {', '.join(extra_cols)} with their defaults")
 
 
-class SQLiteWriter:
+class IndexedWriter:
+    """Makes again, after the load, the secondary indexes a writer dropped before it."""
+
+    saved_indexes: list[tuple[str, str]]
+
+    def create_indexes(self) -> None:
+        for name, sql in self.saved_indexes:
+            t = time.monotonic()
+            self.db.execute(sql)
+            print(f"  index {name}: {time.monotonic() - t:.0f} s", flush=True)
+        self.saved_indexes = []
+
+
+class SQLiteWriter(IndexedWriter):
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -540,13 +553,6 @@ class SQLiteWriter:
             for name, sql in rows:
                 self.db.execute(f'DROP INDEX "{name}"')
                 self.saved_indexes.append((name, sql))
-
-    def create_indexes(self) -> None:
-        for name, sql in self.saved_indexes:
-            t = time.monotonic()
-            self.db.execute(sql)
-            print(f"  index {name}: {time.monotonic() - t:.0f} s", flush=True)
-        self.saved_indexes = []
 
     def write(self, table: Table, rows: list[tuple]) -> None:
         cols = ", ".join(f'"{c}"' for c in table.columns)
@@ -569,7 +575,7 @@ class SQLiteWriter:
         self.db.close()
 
 
-class PostgresWriter:
+class PostgresWriter(IndexedWriter):
     def __init__(self) -> None:
         import psycopg
         from django.conf import settings
@@ -605,13 +611,6 @@ class PostgresWriter:
             for name, sql in rows:
                 self.db.execute(f'DROP INDEX "{name}"')
                 self.saved_indexes.append((name, sql))
-
-    def create_indexes(self) -> None:
-        for name, sql in self.saved_indexes:
-            t = time.monotonic()
-            self.db.execute(sql)
-            print(f"  index {name}: {time.monotonic() - t:.0f} s", flush=True)
-        self.saved_indexes = []
 
     def write(self, table: Table, rows: list[tuple]) -> None:
         cols = ", ".join(f'"{c}"' for c in table.columns)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
@@ -51,6 +52,8 @@ def action_list(request: HttpRequest) -> HttpResponse:
             Q(target_id__icontains=filters["target"]) | Q(target_label__icontains=filters["target"])
         )
     page = keyset_page(actions, request.GET.get("cursor", ""), field="requested_at", size=PAGE_SIZE)
+    if not page.cursor_valid:
+        messages.error(request, "That page link is not valid any more; showing the newest actions.")
     attach_target_urls(page.items)
     query = urlencode({k: v for k, v in filters.items() if v})
     return render(

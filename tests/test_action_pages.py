@@ -127,3 +127,10 @@ def test_the_list_pages_with_a_cursor_keeping_the_filters(client, admin_user, op
     assert len(first.context["actions"]) == 50 and "user=operator&amp;cursor=" in first.content.decode()
     second = get_list(client, user="operator", cursor=first.context["next_cursor"])
     assert len(second.context["actions"]) == 5
+
+
+def test_a_broken_cursor_shows_the_newest_actions_with_a_message(client, admin_user, trail):
+    client.force_login(admin_user)
+    response = get_list(client, cursor="not-a-cursor")
+    assert response.status_code == 200 and len(response.context["actions"]) == 3
+    assert "not valid any more" in response.content.decode()

@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -510,7 +509,3 @@ def stop_local_steps() -> int:
     for run_id in {s.run_id for s in steps}:
         advance(run_id)
     return len(steps)
-
-
-def remove_run_files(run_id: str) -> None:
-    shutil.rmtree(run_dir(run_id), ignore_errors=True)
