@@ -7,6 +7,7 @@ The worker is a real `celery worker` subprocess reading the same test database a
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import redis
 from django.conf import settings
 from kombu import pools as kombu_pools
 
+from backends.base import RunStatus
 from dashboard.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,9 +79,10 @@ def _database_url() -> str:
 
 
 class Worker:
-    def __init__(self, process: subprocess.Popen, log: Path) -> None:
+    def __init__(self, process: subprocess.Popen, log: Path, name: str) -> None:
         self.process = process
         self.log = log
+        self.name = name
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -89,6 +92,7 @@ class Worker:
 def celery_worker(django_db_setup, django_db_blocker, redis_url, engine_dir, tmp_path_factory):
     """A real worker for both queues, on the test database. Session-wide: starting one costs seconds."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
+    name = f"test-{os.getpid()}@{socket.gethostname()}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dashboard.settings",
@@ -104,7 +108,7 @@ def celery_worker(django_db_setup, django_db_blocker, redis_url, engine_dir, tmp
         "-c",
         "6",
         "-n",
-        f"test-{os.getpid()}@%h",
+        name,
         "--without-gossip",
         "--without-mingle",
         "-l",
@@ -112,15 +116,70 @@ def celery_worker(django_db_setup, django_db_blocker, redis_url, engine_dir, tmp
         env=env,
         log=log,
     )
-    worker = Worker(process, log)
+    worker = Worker(process, log, name)
     deadline = time.monotonic() + 60
     while "ready." not in worker.output():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"the Celery worker did not start:\n{worker.output()[-4000:]}")
         time.sleep(0.2)
+    _running_workers.append(worker)
     yield worker
+    _running_workers.remove(worker)
     stop_process(process)
+
+
+_running_workers: list[Worker] = []
+
+
+@pytest.fixture(autouse=True)
+def _workers_idle_before_flush(request):
+    """A transactional test's data is flushed after it, while the session's worker lives on. Whatever the test
+    left the worker doing (a step still running, a sync a beat sent, an action waiting to retry) would write to
+    the database during the flush (a deadlock on PostgreSQL) or into the next test. So, before the flush (this
+    fixture is torn down before pytest-django's), the worker is brought to rest: nothing queued, nothing running.
+    """
+    if "_django_db_marker" not in request.fixturenames:  # run without pytest-django
+        yield
+        return
+    request.getfixturevalue("_django_db_marker")  # set up before this fixture, so torn down after it
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or {
+        "transactional_db",
+        "live_server",
+    } & set(request.fixturenames)
+    if transactional:
+        for worker in _running_workers:
+            bring_to_rest(worker)
+
+
+def bring_to_rest(worker: Worker, timeout: float = 60) -> None:
+    """Drop queued tasks, cancel live local runs, revoke retries, and wait until the worker runs nothing."""
+    from backends.local.executor import cancel_run
+    from backends.local.models import LocalRun
+
+    inspect = celery_app.control.inspect(destination=[worker.name], timeout=2, limit=1)
+    deadline = time.monotonic() + timeout
+    quiet_rounds = 0
+    while quiet_rounds < 2:  # twice in a row: a task that was finishing may have queued another
+        with celery_app.connection_for_write() as connection:
+            for queue in ("runboard", "steps"):
+                connection.default_channel.queue_purge(queue)
+        for run_id in LocalRun.objects.exclude(status__in=RunStatus.TERMINAL).values_list("pk", flat=True):
+            cancel_run(run_id)
+        active, reserved, scheduled = inspect.active(), inspect.reserved(), inspect.scheduled()
+        if active is None or reserved is None or scheduled is None:
+            busy = ["(no answer from the worker)"]
+        else:
+            busy = [t["name"] for tasks in (*active.values(), *reserved.values()) for t in tasks]
+            waiting = [t["request"]["id"] for tasks in scheduled.values() for t in tasks]
+            if waiting:
+                celery_app.control.revoke(waiting, destination=[worker.name])  # dropped when their time comes
+        quiet_rounds = 0 if busy else quiet_rounds + 1
+        if busy and (time.monotonic() > deadline or worker.process.poll() is not None):
+            raise RuntimeError(f"the test worker did not come to rest in {timeout} s: still running {busy}")
+        time.sleep(0.05 if not busy else 0.2)
 
 
 @pytest.fixture

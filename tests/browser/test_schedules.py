@@ -38,13 +38,14 @@ def test_a_manager_disables_a_schedule_from_the_list_and_its_next_slot_starts_no
 
     row.get_by_role("button", name="Disable").click()
 
-    def shows_disabled():
-        page.reload()
-        return (
-            page.locator("tr", has_text="Every minute").locator(".schedule-status").inner_text() == "Disabled"
-        )
-
-    wait_for(shows_disabled, timeout=15, what="the list to show the schedule Disabled")
+    expect(page.locator(".messages")).to_contain_text("Disable schedule")  # the POST's answer has arrived
+    wait_for(
+        lambda: Schedule.objects.filter(name="minutely", enabled=False).exists(),
+        timeout=15,
+        what="the action and the next sync to mirror the schedule Disabled",
+    )
+    page.reload()
+    expect(page.locator("tr", has_text="Every minute").locator(".schedule-status")).to_have_text("Disabled")
     assert not LocalSchedule.objects.get(pk="minutely").enabled
     runs_before = LocalRun.objects.count()
     fires_before = LocalScheduleFire.objects.count()
