@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def restartable_redis(tmp_path):
-    """A Redis of this test's own that keeps nothing on disk, so a restart loses its queues."""
+def private_redis(tmp_path):
+    """A Redis of this test's own that keeps nothing on disk (a restart loses its queues), and that no worker
+    reads unless the test starts one: what the test enqueues stays put while it looks."""
     server = EmbeddedRedis(tmp_path / "redis", persist=False)
     url = server.start()
     old = settings.REDIS_URL, celery_app.conf.broker_url
@@ -41,9 +42,9 @@ def restartable_redis(tmp_path):
 
 
 def test_an_action_lost_in_a_redis_restart_is_requeued_and_carried_out(
-    restartable_redis, engine_dir, admin_user, tmp_path
+    private_redis, engine_dir, admin_user, tmp_path
 ):
-    server, url = restartable_redis
+    server, url = private_redis
     local_run = submit_spec(load_pipeline(PIPELINES / "sleeper.yml"))
     run = sync_run("local", local_run.pk)
     with transaction.atomic():
@@ -109,7 +110,7 @@ def test_recent_pending_and_finished_actions_are_not_requeued(admin_user, redis_
     assert {fresh.pk, old_done.pk, waiting_retry.pk}.isdisjoint(requeue_stale_actions())
 
 
-def test_an_action_whose_worker_died_goes_back_to_pending_and_is_requeued(redis_url):
+def test_an_action_whose_worker_died_goes_back_to_pending_and_is_requeued(private_redis):
     stuck = Action.objects.create(
         kind="cancel_run",
         backend="local",
@@ -124,3 +125,4 @@ def test_an_action_whose_worker_died_goes_back_to_pending_and_is_requeued(redis_
     assert requeue_stale_actions() == [stuck.pk]
     stuck.refresh_from_db()
     assert stuck.status == Action.Status.PENDING and "stopped" in stuck.error
+    assert redis.Redis.from_url(private_redis[1]).llen("runboard") == 1  # enqueued, and nobody took it yet
