@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint clean bench
+.PHONY: run test lint clean bench azureml-if-configured
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,22 @@ $(VENV)/.installed: requirements.txt | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(PY)
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt requirements-azureml.txt | $(PY)
 	$(PY) -m pip install -q -r requirements-dev.txt
-	touch $@ $(VENV)/.installed
+	touch $@ $(VENV)/.installed $(VENV)/.installed-azureml
 
-run: $(VENV)/.installed
+$(VENV)/.installed-azureml: requirements-azureml.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-azureml.txt
+	touch $@
+
+# The Azure ML SDK is big: installed only when the backends file names an azureml engine.
+azureml-if-configured: $(VENV)/.installed
+	@if [ -n "$$RUNBOARD_BACKENDS" ] && grep -Eq '^[[:space:]]*engine:[[:space:]]*["'"'"']?azureml' "$$RUNBOARD_BACKENDS" 2>/dev/null; then \
+	  echo "$$RUNBOARD_BACKENDS names an azureml backend: it needs azure-ai-ml and azure-identity (requirements-azureml.txt)"; \
+	  $(MAKE) --no-print-directory $(VENV)/.installed-azureml; \
+	fi
+
+run: $(VENV)/.installed azureml-if-configured
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap
 	exec $(PY) manage.py serve

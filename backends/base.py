@@ -67,7 +67,12 @@ class BackendErrorBase(Exception):
 
 
 class BackendUnavailable(BackendErrorBase):
-    """Transient: the backend could not be reached or is busy. Retry with backoff."""
+    """Transient: the backend could not be reached or is busy. Retry with backoff, and not before
+    ``retry_after`` seconds when the backend said so (HTTP Retry-After)."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BackendError(BackendErrorBase):
@@ -84,6 +89,14 @@ class InvalidParameters(BackendError):
 
 class Conflict(BackendError):
     """The object's state forbids the request (a disabled published pipeline, one still scheduled)."""
+
+
+class UnknownBackend(BackendError):
+    """No backend of that name is configured (any more): what the mirror holds of it is all there is."""
+
+
+class Unsupported(BackendError):
+    """The backend cannot do this at all (a backend without schedules asked for them)."""
 
 
 # --- dataclasses ----------------------------------------------------------------------------
@@ -139,6 +152,10 @@ class RunInfo:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     updated_at: datetime | None = None  # the sync watermark follows this
+    url: str = ""  # the run's page in the backend's own interface (Azure ML Studio), if it has one
+    schedule_id: str = ""  # the schedule that started it, for a backend that records no fires of its own
+    # A backend that reads a run's steps together with the run passes them here, so sync asks no more.
+    steps: tuple[StepInfo, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,7 @@ class StepInfo:
     queued_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    url: str = ""  # the step's page in the backend's own interface, if it has one
 
 
 @dataclass(frozen=True)
@@ -238,46 +256,89 @@ class FireInfo:
 # --- the interface --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``Backend.check`` saw: one line a fact (``("region", "westus")``), and whether all was well."""
+
+    ok: bool
+    facts: tuple[tuple[str, str], ...] = ()
+    problem: str = ""  # what failed, in the user's terms
+    advice: str = ""  # what to do about it
+
+
 class Backend:
-    """A place where pipelines run. Subclasses implement each method or raise NotImplementedError.
+    """A place where pipelines run. Subclasses implement what they can; the rest raise ``Unsupported``.
 
     ``name`` is the configured name (``local``, ``azure-prod``); every mirrored row carries it.
     """
+
+    engine = ""  # the engine's short name in the backends file
+    # Pipelines, published pipelines and schedules change rarely; a backend whose every request costs a round
+    # trip lists them at most this often (seconds; 0 means every sync pass).
+    catalog_seconds = 0
 
     def __init__(self, name: str, **options: Any) -> None:
         self.name = name
         self.options = options
 
+    @classmethod
+    def option_problems(cls, options: dict[str, Any]) -> list[str]:
+        """What is wrong with a backend entry's options, each naming the field. Checked at start."""
+        return []
+
+    def describe(self) -> tuple[tuple[str, str], ...]:
+        """What the backends page shows of this backend's configuration (no secrets)."""
+        return ()
+
+    def check(self) -> CheckResult:
+        """Connect and report what can be seen, or exactly what failed and what to do about it."""
+        raise self._unsupported("check its connection")
+
+    def supports(self, operation: str) -> bool:
+        """Whether this backend implements ``operation`` (a method of this contract), so pages show only the
+        controls it can carry out."""
+        method = getattr(type(self), operation, None)
+        return method is not None and method is not getattr(Backend, operation, None)
+
+    def _unsupported(self, what: str) -> BackendError:
+        return Unsupported(f"backend {self.name} ({self.engine or type(self).__name__}) cannot {what}")
+
     def list_pipelines(self) -> list[PipelineInfo]:
-        raise NotImplementedError
+        raise self._unsupported("list pipelines")
 
     def list_published_pipelines(self) -> list[PublishedPipelineInfo]:
-        raise NotImplementedError
+        raise self._unsupported("list published pipelines")
 
-    def list_runs(self, changed_since: datetime | None) -> list[RunInfo]:
-        """Runs created or changed since ``changed_since`` (all when None) plus every non-terminal run."""
-        raise NotImplementedError
+    def list_runs(
+        self, changed_since: datetime | None, active_ids: frozenset[str] = frozenset()
+    ) -> list[RunInfo]:
+        """Runs created or changed since ``changed_since`` (all when None) plus every non-terminal run.
+
+        ``active_ids`` are the runs the mirror holds as not terminal: a backend that cannot ask for changes
+        re-reads these, so that its cost follows what may change, not the history.
+        """
+        raise self._unsupported("list runs")
 
     def get_run(self, run_id: str) -> RunInfo:
-        raise NotImplementedError
+        raise self._unsupported("read runs")
 
     def get_steps(self, run_id: str) -> list[StepInfo]:
-        raise NotImplementedError
+        raise self._unsupported("read steps")
 
     def get_graph(self, run_id: str) -> Graph:
-        raise NotImplementedError
+        raise self._unsupported("read step graphs")
 
     def get_definition(self, run_id: str) -> str:
         """The pipeline definition (YAML) the run was submitted with."""
-        raise NotImplementedError
+        raise self._unsupported("show definitions")
 
     def read_log(self, run_id: str, step_id: str, name: str, offset: int, limit: int) -> LogChunk:
         """At most ``limit`` bytes of a step's log from ``offset``; never the whole file in memory."""
-        raise NotImplementedError
+        raise self._unsupported("read logs")
 
     def cancel_run(self, run_id: str) -> str:
         """Ask the run to stop. Idempotent: a terminal run is a no-op success. Returns the run's status."""
-        raise NotImplementedError
+        raise self._unsupported("cancel runs")
 
     def publish_pipeline(
         self,
@@ -287,25 +348,25 @@ class Backend:
         version: str,
         continue_on_step_failure: bool,
     ) -> PublishedPipelineInfo:
-        raise NotImplementedError
+        raise self._unsupported("publish pipelines")
 
     def set_published_pipeline_enabled(self, published_id: str, enabled: bool) -> PublishedPipelineInfo:
         """Active or Disabled. Disabling is refused (Conflict) while an enabled schedule uses it."""
-        raise NotImplementedError
+        raise self._unsupported("disable or enable published pipelines")
 
     def resubmit_run(self, run_id: str, *, force_rerun: bool, submitted_by: str = "") -> RunInfo:
         """A new run of the same definition and parameters; without force_rerun, completed steps are reused."""
-        raise NotImplementedError
+        raise self._unsupported("resubmit runs")
 
     def list_schedules(self) -> list[ScheduleInfo]:
-        raise NotImplementedError
+        raise self._unsupported("list schedules")
 
     def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> ScheduleInfo:
-        raise NotImplementedError
+        raise self._unsupported("disable or enable schedules")
 
     def list_fires(self, changed_since: datetime | None) -> list[FireInfo]:
         """Schedule fires recorded or changed since the watermark (all when None)."""
-        raise NotImplementedError
+        raise self._unsupported("list schedule fires")
 
     def submit_run(
         self,
@@ -316,4 +377,10 @@ class Backend:
         experiment: str = "",
         submitted_by: str = "",
     ) -> RunInfo:
-        raise NotImplementedError
+        raise self._unsupported("submit runs")
+
+    def submit_file(
+        self, path: str, *, parameters: dict[str, Any], experiment: str = "", submitted_by: str = ""
+    ) -> RunInfo:
+        """Run an Azure ML CLI v2 job or pipeline YAML file, as ``az ml job create -f`` would."""
+        raise self._unsupported("run YAML files")

@@ -36,6 +36,7 @@ HANDLERS: dict[str, str] = {
     Action.Kind.ENABLE_PUBLISHED: "runs.actions.perform_set_published_enabled",
     Action.Kind.DISABLE_SCHEDULE: "schedules.actions.perform_set_schedule_enabled",
     Action.Kind.ENABLE_SCHEDULE: "schedules.actions.perform_set_schedule_enabled",
+    Action.Kind.CHECK_BACKEND: "dashboard.backend_views.perform_check",
 }
 
 
@@ -125,7 +126,7 @@ def action_perform(action_id: int) -> Action:
         result = _handler(action)(action)
     except BackendUnavailable as exc:
         if action.attempts < MAX_ATTEMPTS:
-            countdown = min(2**action.attempts, 60)
+            countdown = max(min(2**action.attempts, 60), min(int(exc.retry_after or 0), 900))
             Action.objects.filter(pk=action_id).update(
                 status=Action.Status.PENDING,
                 error=f"Backend unavailable: {exc} (attempt {action.attempts}; retrying)",

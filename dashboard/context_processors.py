@@ -7,7 +7,9 @@ from dashboard.models import BackendState
 def backend_health(request: HttpRequest) -> dict:
     if not request.user.is_authenticated or getattr(request, "htmx", False):
         return {}  # fragments have no page header: spare them the query
+    unhealthy = list(BackendState.objects.filter(healthy=False))
     return {
-        "unhealthy_backends": list(BackendState.objects.filter(healthy=False)),
+        "unhealthy_backends": unhealthy,
+        "failing_backends": {b.name for b in unhealthy},
         "TIME_ZONE_LABEL": timezone.get_current_timezone_name(),
     }

@@ -18,12 +18,19 @@ class BackendState(models.Model):
     last_error = models.TextField(blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    catalog_synced_at = models.DateTimeField(null=True, blank=True)  # pipelines, published, schedules
 
     class Meta:
         ordering = ["name"]
+        permissions = [("check_backendstate", "Can ask a backend to be checked and synced now")]
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def failing(cls) -> frozenset[str]:
+        """Backends whose last sync failed: what the mirror shows of them may be out of date."""
+        return frozenset(cls.objects.filter(healthy=False).values_list("name", flat=True))
 
 
 class Action(models.Model):
@@ -38,6 +45,7 @@ class Action(models.Model):
         ENABLE_PUBLISHED = "enable_published", "Enable published pipeline"
         DISABLE_SCHEDULE = "disable_schedule", "Disable schedule"
         ENABLE_SCHEDULE = "enable_schedule", "Enable schedule"
+        CHECK_BACKEND = "check_backend", "Check backend now"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -23,6 +23,7 @@ SUBMIT_PUBLISHED = "runs.submit_publishedpipeline"
 ENABLE_PUBLISHED = "runs.enable_publishedpipeline"
 READ_SCHEDULES = "schedules.view_schedule"
 ENABLE_SCHEDULE = "schedules.enable_schedule"
+CHECK_BACKEND = "dashboard.check_backendstate"
 
 _READ_ALL = [
     "runs.view_pipeline",
@@ -30,12 +31,13 @@ _READ_ALL = [
     "runs.view_steprun",
     "runs.view_publishedpipeline",
     "dashboard.view_action",
+    "dashboard.view_backendstate",
     READ_SCHEDULES,
     "schedules.view_schedulefire",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: [*_READ_ALL, PUBLISH],
-    OPERATOR: [*_READ_ALL, PUBLISH, CANCEL, RESUBMIT, SUBMIT_PUBLISHED],
+    OPERATOR: [*_READ_ALL, PUBLISH, CANCEL, RESUBMIT, SUBMIT_PUBLISHED, CHECK_BACKEND],
     SCHEDULE_MANAGER: [*_READ_ALL, PUBLISH, ENABLE_PUBLISHED, ENABLE_SCHEDULE],
 }
 

@@ -238,7 +238,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # django-axes announces itself at INFO in every process, commands included; its login failures still show.
-    "loggers": {"axes.apps": {"level": "WARNING"}},
+    # The Azure SDKs log every request and response at INFO.
+    "loggers": {
+        "axes.apps": {"level": "WARNING"},
+        "azure": {"level": "WARNING"},
+    },
 }
 
 # Where the dashboard is reached, for links printed by commands: RUNBOARD_URL, else where `serve` listens.

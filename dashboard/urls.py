@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from dashboard import views
+from dashboard import backend_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="runs:list", permanent=False), name="home"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("schedules/", include("schedules.urls")),
     path("actions/", views.action_list, name="action_list"),
     path("actions/<int:pk>/", views.action_detail, name="action_detail"),
+    path("backends/", backend_views.backend_list, name="backend_list"),
+    path("backends/<str:name>/check", backend_views.backend_check, name="backend_check"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from dashboard import roles
 from dashboard.models import Action
 from dashboard.paging import keyset_page
+from runs.filters import known_backends
 from runs.models import PipelineRun, PublishedPipeline
 from schedules.models import Schedule
 
@@ -40,7 +41,11 @@ def attach_target_urls(actions: list[Action]) -> None:
 @roles.require("dashboard.view_action")
 def action_list(request: HttpRequest) -> HttpResponse:
     actions = Action.objects.select_related("requested_by")
-    filters = {key: request.GET.get(key, "").strip() for key in ("kind", "status", "user", "target")}
+    filters = {
+        key: request.GET.get(key, "").strip() for key in ("kind", "status", "user", "target", "backend")
+    }
+    if filters["backend"]:
+        actions = actions.filter(backend=filters["backend"])
     if filters["kind"]:
         actions = actions.filter(kind=filters["kind"])
     if filters["status"]:
@@ -68,6 +73,7 @@ def action_list(request: HttpRequest) -> HttpResponse:
             "kinds": Action.Kind.choices,
             "statuses": Action.Status.choices,
             "users": get_user_model().objects.filter(actions__isnull=False).distinct().order_by("username"),
+            "backends": known_backends(),
         },
     )
 

@@ -887,7 +887,14 @@ def render_outline(structure: Structure, steps: Mapping[str, StepRow], step_url:
             facts.append(f'<dt>Environment</dt><dd class="mono">{escape(step.environment)}</dd>')
         if step.compute:
             facts.append(f'<dt>Compute</dt><dd class="mono">{escape(step.compute)}</dd>')
-        facts.append(f'<dt>Step run</dt><dd class="mono">{escape(step.external_id)}</dd>')
+        studio = (
+            f' · <a href="{escape(step.external_url)}" rel="noopener" target="_blank">open in Azure ML Studio</a>'
+            if step.external_url
+            else ""
+        )
+        facts.append(
+            f'<dt>Step run</dt><dd><span class="mono">{escape(step.external_id)}</span>{studio}</dd>'
+        )
         reuse = "—"
         if step.is_reused:
             reuse = (

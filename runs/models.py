@@ -162,6 +162,7 @@ class PipelineRun(Timed):
     # Kept, not derived, so the list can sort and page by it with an index.
     duration_seconds = models.FloatField(null=True, blank=True)
     backend_updated_at = models.DateTimeField(null=True, blank=True)
+    external_url = models.URLField(max_length=2048, blank=True)  # its page in the backend's own interface
     synced_at = models.DateTimeField(auto_now=True, db_index=True)
     # The step graph's layout, computed once: statuses change, the structure does not.
     graph_layout = models.JSONField(null=True, blank=True)
@@ -232,6 +233,7 @@ class StepRun(Timed):
     log_names = models.JSONField(default=list, blank=True)
     position = models.PositiveIntegerField(default=0)  # the step's place in the pipeline's topological order
     queued_at = models.DateTimeField(null=True, blank=True)
+    external_url = models.URLField(max_length=2048, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_run_node")]

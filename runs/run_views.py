@@ -42,6 +42,7 @@ def _run_context(request: HttpRequest, run: PipelineRun, **extra) -> dict:
         .order_by("-requested_at", "-id")[:10]
     )
     user = request.user
+    backend = get_backend(run.backend)
     # The live region polls the page it is on, with its graph view (?expand=, ?view=), never an action's URL,
     # and says what it has seen, so an unchanged run costs a 204 and not a redraw of every step.
     params = request.GET.copy() if request.method == "GET" else QueryDict(mutable=True)
@@ -51,9 +52,9 @@ def _run_context(request: HttpRequest, run: PipelineRun, **extra) -> dict:
         "live_url": f"{run.get_absolute_url()}?{params.urlencode()}",
         "actions": actions,
         "actions_pending": any(not a.is_finished for a in actions),
-        "can_cancel": user.has_perm(roles.CANCEL) and not run.is_terminal,
-        "can_resubmit": user.has_perm(roles.RESUBMIT),
-        "can_publish": user.has_perm(roles.PUBLISH),
+        "can_cancel": user.has_perm(roles.CANCEL) and not run.is_terminal and backend.supports("cancel_run"),
+        "can_resubmit": user.has_perm(roles.RESUBMIT) and backend.supports("resubmit_run"),
+        "can_publish": user.has_perm(roles.PUBLISH) and backend.supports("publish_pipeline"),
         **extra,
     }
 
@@ -200,11 +201,8 @@ def run_definition(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_run(pk)
     try:
         text = get_backend(run.backend).get_definition(run.external_id)
-    except (BackendErrorBase, KeyError) as exc:
+    except BackendErrorBase as exc:
         messages.error(request, f"The definition could not be read from backend {run.backend}: {exc}")
-        return redirect(run)
-    except NotImplementedError:
-        messages.error(request, f"Backend {run.backend} does not keep the definitions of its runs.")
         return redirect(run)
     if not text:
         messages.error(request, f"Backend {run.backend} has no definition for run {run.external_id}.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import redis
@@ -16,14 +16,17 @@ from backends.base import (
     Backend,
     BackendErrorBase,
     BackendUnavailable,
+    FireStatus,
     PublishedPipelineInfo,
     RunInfo,
     RunStatus,
+    Unsupported,
 )
 from backends.registry import get_backend
 from dashboard.models import BackendState
 from runs.models import STEP_RUN_FIELDS, Pipeline, PipelineRun, PublishedPipeline, RunTag, StepEdge, StepRun
-from schedules.sync import sync_schedules
+from schedules.models import Schedule, ScheduleFire
+from schedules.sync import sync_fires, sync_schedules
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +41,11 @@ STEP_FIELDS = [f for f in STEP_RUN_FIELDS if f != "node_id"]
 @dataclass
 class SyncResult:
     backend: str
-    ran: bool  # False when another sync of this backend held the lock
-    runs: int = 0
+    ran: bool  # False when another sync of this backend held the lock, or it waits out a backoff
+    runs: int = 0  # runs read from the backend
+    added: list[str] = field(default_factory=list)  # external ids of runs new to the mirror
+    changed: list[str] = field(default_factory=list)  # "id: Old → New" for runs whose status moved
+    catalog: bool = False  # whether pipelines, published pipelines and schedules were read too
     error: str = ""
 
 
@@ -62,32 +68,49 @@ def backend_lock(name: str):
                 pass  # expired meanwhile; the next holder owns it now
 
 
-def sync_backend(name: str) -> SyncResult:
+def sync_backend(name: str, *, now: bool = False) -> SyncResult:
+    """One sync pass of a backend. ``now``: also when it waits out a backoff, and read its catalog too."""
     with backend_lock(name) as acquired:
         if not acquired:
             return SyncResult(name, ran=False)
-        return _sync_locked(name)
+        return _sync_locked(name, now=now)
 
 
-def _sync_locked(name: str) -> SyncResult:
+def _sync_locked(name: str, *, now: bool) -> SyncResult:
     state, _ = BackendState.objects.get_or_create(name=name)
-    now = timezone.now()
-    if state.next_attempt_at and state.next_attempt_at > now:
+    started = timezone.now()
+    if not now and state.next_attempt_at and state.next_attempt_at > started:
         return SyncResult(name, ran=False, error=state.last_error)
-    backend = get_backend(name)
+    result = SyncResult(name, ran=True)
     try:
-        sync_pipelines(backend)
-        sync_published(backend)
+        backend = get_backend(name)
+        result.catalog = now or _catalog_due(backend, state, started)
+        if result.catalog:
+            sync_pipelines(backend)
+            sync_published(backend)
         since = state.watermark - WATERMARK_OVERLAP if state.watermark else None
-        runs = backend.list_runs(changed_since=since)
+        mirrored = PipelineRun.objects.filter(backend=name)
+        active = frozenset(mirrored.active().values_list("external_id", flat=True))
+        runs = backend.list_runs(changed_since=since, active_ids=active)
+        before = dict(
+            mirrored.filter(external_id__in=[r.id for r in runs]).values_list("external_id", "status")
+        )
         for info in runs:
-            mirror_run(backend, info)
-        sync_schedules(backend, since)
+            run = mirror_run(backend, info)
+            if info.schedule_id:
+                mirror_fire_of(backend, info, run)
+            if info.id not in before:
+                result.added.append(info.id)
+            elif before[info.id] != run.status:
+                result.changed.append(f"{info.id}: {before[info.id]} → {run.status}")
+        if result.catalog:
+            sync_schedules(backend)
+        sync_fires(backend, since)
     except BackendErrorBase as exc:
-        return _record_failure(state, exc)
+        return _record_failure(state, exc, result)
     except Exception as exc:  # a backend bug must show as a failing backend, not stop every sync
         log.exception("sync of backend %s failed", name)
-        return _record_failure(state, exc)
+        return _record_failure(state, exc, result)
     watermarks = [r.updated_at for r in runs if r.updated_at]
     if watermarks:
         state.watermark = max([*watermarks, state.watermark] if state.watermark else watermarks)
@@ -96,24 +119,39 @@ def _sync_locked(name: str) -> SyncResult:
     state.consecutive_failures = 0
     state.next_attempt_at = None
     state.last_sync_at = state.last_success_at = timezone.now()
+    if result.catalog:
+        state.catalog_synced_at = state.last_sync_at
     state.save()
-    return SyncResult(name, ran=True, runs=len(runs))
+    result.runs = len(runs)
+    return result
 
 
-def _record_failure(state: BackendState, exc: Exception) -> SyncResult:
+def _catalog_due(backend: Backend, state: BackendState, now) -> bool:
+    if not backend.catalog_seconds or state.catalog_synced_at is None:
+        return True
+    return now - state.catalog_synced_at >= timedelta(seconds=backend.catalog_seconds)
+
+
+def _record_failure(state: BackendState, exc: Exception, result: SyncResult) -> SyncResult:
     state.healthy = False
     state.consecutive_failures += 1
     kind = "unavailable" if isinstance(exc, BackendUnavailable) else "error"
     state.last_error = f"{kind}: {exc}"[:2000]
     backoff = min(timedelta(seconds=2 ** min(state.consecutive_failures, 10)), MAX_BACKOFF)
+    if isinstance(exc, BackendUnavailable) and exc.retry_after:
+        backoff = max(backoff, timedelta(seconds=exc.retry_after))  # the backend said when to come back
     state.last_sync_at = timezone.now()
     state.next_attempt_at = state.last_sync_at + backoff
     state.save()
-    return SyncResult(state.name, ran=True, error=state.last_error)
+    result.error = state.last_error
+    return result
 
 
 def sync_pipelines(backend: Backend) -> None:
-    infos = backend.list_pipelines()
+    try:
+        infos = backend.list_pipelines()
+    except Unsupported:
+        return  # a backend whose pipelines are only known through their runs
     Pipeline.objects.bulk_create(
         [
             Pipeline(
@@ -149,7 +187,7 @@ def sync_pipelines(backend: Backend) -> None:
 def sync_published(backend: Backend) -> None:
     try:
         infos = backend.list_published_pipelines()
-    except NotImplementedError:
+    except Unsupported:
         return  # a backend without published pipelines
     for info in infos:
         mirror_published(backend, info)
@@ -183,6 +221,19 @@ def mirror_published(
     return published
 
 
+def mirror_fire_of(backend: Backend, info: RunInfo, run: PipelineRun) -> None:
+    """A run a schedule started, for a backend that keeps no fires of its own: the schedule's history."""
+    schedule = Schedule.objects.filter(backend=backend.name, external_id=info.schedule_id).first()
+    if schedule is None or info.created_at is None:
+        return
+    ScheduleFire.objects.update_or_create(
+        schedule=schedule,
+        fire_time=info.created_at,
+        trigger_path="",
+        defaults={"status": FireStatus.FIRED, "run": run, "run_external_id": info.id},
+    )
+
+
 def sync_run(backend_name: str, run_id: str) -> PipelineRun:
     """Mirror one run now (after a submit or an action), without waiting for the next beat."""
     backend = get_backend(backend_name)
@@ -190,11 +241,9 @@ def sync_run(backend_name: str, run_id: str) -> PipelineRun:
 
 
 def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
-    steps = backend.get_steps(info.id)
-    existing = PipelineRun.objects.filter(backend=backend.name, external_id=info.id).only("pk").first()
-    graph = (
-        None if existing and StepEdge.objects.filter(run=existing).exists() else backend.get_graph(info.id)
-    )
+    steps = info.steps if info.steps is not None else backend.get_steps(info.id)
+    mirrored = PipelineRun.objects.filter(backend=backend.name, external_id=info.id).exists()
+    graph = None if mirrored else backend.get_graph(info.id)  # a run's structure never changes
     pipeline = published = None
     if info.pipeline_id:
         pipeline = Pipeline.objects.filter(backend=backend.name, external_id=info.pipeline_id).first()
@@ -229,6 +278,7 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
                     else None
                 ),
                 "backend_updated_at": info.updated_at,
+                "external_url": info.url,
             },
         )
         if created or run.tags != dict(run.tag_rows.values_list("key", "value")):
@@ -260,6 +310,7 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
                     queued_at=s.queued_at,
                     started_at=s.started_at,
                     finished_at=s.finished_at,
+                    external_url=s.url,
                 )
                 for position, s in enumerate(steps)
             ],

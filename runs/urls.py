@@ -15,18 +15,18 @@ urlpatterns = [
     path("runs/<int:pk>/publish", run_views.run_publish_view, name="publish"),
     path("runs/<int:pk>/graph/status", run_views.run_graph_status, name="graph_status"),
     path("runs/<int:pk>/definition.yml", run_views.run_definition, name="definition"),
-    # a step's log
-    path("runs/<int:pk>/steps/<str:node_id>/logs/<str:name>/", log_views.step_log, name="step_log"),
+    # a step's log; log names may hold slashes (Azure ML's "user_logs/std_log.txt"), so the longest forms first
     path(
-        "runs/<int:pk>/steps/<str:node_id>/logs/<str:name>/download",
-        log_views.step_log_download,
-        name="step_log_download",
-    ),
-    path(
-        "runs/<int:pk>/steps/<str:node_id>/logs/<str:name>/at/<int:offset>/",
+        "runs/<int:pk>/steps/<str:node_id>/logs/<path:name>/at/<int:offset>/",
         log_views.step_log_line,
         name="step_log_line",
     ),
+    path(
+        "runs/<int:pk>/steps/<str:node_id>/logs/<path:name>/download",
+        log_views.step_log_download,
+        name="step_log_download",
+    ),
+    path("runs/<int:pk>/steps/<str:node_id>/logs/<path:name>/", log_views.step_log, name="step_log"),
     # pipelines
     path("pipelines/", pipeline_views.pipeline_list, name="pipeline_list"),
     path("pipelines/<int:pk>/", pipeline_views.pipeline_detail, name="pipeline_detail"),

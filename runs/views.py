@@ -20,8 +20,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from backends import registry
 from backends.base import RunStatus
 from dashboard import roles
+from dashboard.models import BackendState
 from dashboard.paging import EPOCH
 from runs.actions import run_cancel
 from runs.filters import (
@@ -99,6 +101,7 @@ class FieldErrors(dict):
 
 
 TAGS_SHOWN = 3
+STALE = ' <span class="badge warn" title="This backend\'s last sync failed: this row may be out of date">stale</span>'
 
 
 def _duration(run: PipelineRun) -> timedelta | None:
@@ -109,7 +112,12 @@ def _duration(run: PipelineRun) -> timedelta | None:
 
 
 def run_rows(
-    runs: list[PipelineRun], *, can_cancel: bool, oob: bool = False, pipeline_column: bool = True
+    runs: list[PipelineRun],
+    *,
+    can_cancel: bool,
+    oob: bool = False,
+    pipeline_column: bool = True,
+    stale: frozenset[str] = frozenset(),
 ) -> SafeString:
     """The table rows, for the page, the filters' and pager's fragment and the live endpoint alike.
 
@@ -147,6 +155,7 @@ def run_rows(
             f"<td>{escape(run.submitted_by or '—')}</td>"
             f"<td>{created}</td>"
             f'<td class="num">{duration(_duration(run))}</td>'
+            f'<td class="runs-backend">{escape(run.backend)}{STALE if run.backend in stale else ""}</td>'
             f'<td class="runs-tags">{tags}</td></tr>'
         )
     return mark_safe("\n".join(rows))  # every value in it was escaped above
@@ -169,7 +178,12 @@ def run_list_context(request: HttpRequest, query: RunQuery, form, list_url: str)
     can_cancel = request.user.has_perm(roles.CANCEL)
     return {
         "runs": runs,
-        "rows": run_rows(runs, can_cancel=can_cancel, pipeline_column=query.fixed_pipeline is None),
+        "rows": run_rows(
+            runs,
+            can_cancel=can_cancel,
+            pipeline_column=query.fixed_pipeline is None,
+            stale=BackendState.failing(),
+        ),
         "page": page,
         "query": query,
         "form": form,
@@ -216,7 +230,8 @@ def render_run_list(
         fixed_pipeline=pipeline,
         pipelines=pipelines or [],
         fragment=fragment,
-        backends=known_backends(),
+        backends=[(name, registry.label(name)) for name in known_backends()],
+        backend_names=known_backends(),
     )
     if fragment:
         response = render(request, "runs/_run_table.html", context)
@@ -273,7 +288,11 @@ def run_changes(request: HttpRequest) -> HttpResponse:
                 poll.shown += len(fresh)
                 poll.since = max([poll.since, *(r.synced_at for r in fresh)], key=lambda d: d or EPOCH)
     can_cancel = request.user.has_perm(roles.CANCEL)
-    columns = {"can_cancel": can_cancel, "pipeline_column": not on_pipeline_page}
+    columns = {
+        "can_cancel": can_cancel,
+        "pipeline_column": not on_pipeline_page,
+        "stale": BackendState.failing() if changed or fresh else frozenset(),
+    }
     context = {
         "rows": run_rows(changed, oob=True, **columns),
         "fresh_rows": run_rows(fresh, **columns) if fresh else "",

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from backends.base import Backend, ScheduleInfo
+from backends.base import Backend, ScheduleInfo, Unsupported
 from runs.models import Pipeline, PipelineRun, PublishedPipeline
 from schedules.models import Schedule, ScheduleFire
 
 
-def sync_schedules(backend: Backend, changed_since: datetime | None) -> None:
+def sync_schedules(backend: Backend) -> None:
     try:
         infos = backend.list_schedules()
-    except NotImplementedError:
+    except Unsupported:
         return  # a backend without schedules
     for info in infos:
         mirror_schedule(backend, info)
-    sync_fires(backend, changed_since)
 
 
 def mirror_schedule(backend: Backend, info: ScheduleInfo) -> Schedule:
@@ -56,7 +55,10 @@ def mirror_schedule(backend: Backend, info: ScheduleInfo) -> Schedule:
 
 
 def sync_fires(backend: Backend, changed_since: datetime | None) -> None:
-    fires = backend.list_fires(changed_since)
+    try:
+        fires = backend.list_fires(changed_since)
+    except Unsupported:
+        return
     if not fires:
         return
     schedules = dict(Schedule.objects.filter(backend=backend.name).values_list("external_id", "pk"))

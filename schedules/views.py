@@ -165,7 +165,9 @@ def schedule_calendar(request: HttpRequest) -> HttpResponse:
     end = start + timedelta(days=CALENDAR_DAYS)
     days = [(start + timedelta(days=d)).date() for d in range(CALENDAR_DAYS + 1)]
     cells: dict[tuple, dict[Schedule, int]] = defaultdict(lambda: defaultdict(int))
-    for schedule in Schedule.objects.filter(enabled=True):
+    backend = request.GET.get("backend", "").strip()
+    enabled = Schedule.objects.filter(enabled=True)
+    for schedule in enabled.filter(backend=backend) if backend else enabled:
         try:
             times = triggers.fire_times(schedule.trigger, after=now, until=end, limit=50_000)
         except (KeyError, ValueError):
@@ -197,5 +199,7 @@ def schedule_calendar(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "zone": zone,
             "busiest": max((c["distinct"] for r in rows for c in r["cells"]), default=0),
+            "backend": backend,
+            "backends": sorted(set(Schedule.objects.values_list("backend", flat=True))),
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -12,6 +13,8 @@ from tests.conftest import ROOT
 
 
 def check(**env: str) -> subprocess.CompletedProcess:
+    # A folder of its own: what a running Runboard left in var/ (its URL, its database) must not count.
+    env.setdefault("RUNBOARD_VAR_DIR", tempfile.mkdtemp(prefix="runboard-check-"))
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
@@ -53,4 +56,4 @@ def test_a_backend_with_an_unknown_engine_fails_the_start_naming_it(tmp_path):
     result = check(RUNBOARD_BACKENDS=str(config))
 
     assert result.returncode != 0
-    assert "RUNBOARD_BACKENDS: backend 'azure-prod'" in result.stderr
+    assert f"RUNBOARD_BACKENDS ({config}): backend 'azure-prod': field 'engine'" in result.stderr

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from backends.base import (
     Backend,
+    CheckResult,
     Conflict,
     FireInfo,
     Graph,
@@ -135,6 +136,34 @@ def submit_spec(
 class LocalEngine(Backend):
     """Runs pipelines as subprocesses on the Celery workers of the ``steps`` queue."""
 
+    engine = "local"
+
+    def describe(self) -> tuple[tuple[str, str], ...]:
+        return (("folder", str(executor.engine_dir())),)
+
+    def check(self) -> CheckResult:
+        folder = executor.engine_dir()
+        facts = (
+            ("folder", str(folder)),
+            ("pipelines", str(LocalPipeline.objects.count())),
+            ("runs", str(LocalRun.objects.count())),
+            ("active runs", str(LocalRun.objects.exclude(status__in=RunStatus.TERMINAL).count())),
+            ("schedules", str(LocalSchedule.objects.count())),
+        )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / ".write-check"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            return CheckResult(
+                ok=False,
+                facts=facts,
+                problem=f"the engine folder cannot be written: {exc.strerror}",
+                advice="set RUNBOARD_LOCAL_ENGINE_DIR to a folder every worker can write",
+            )
+        return CheckResult(ok=True, facts=facts)
+
     def list_pipelines(self) -> list[PipelineInfo]:
         return [
             PipelineInfo(
@@ -152,7 +181,9 @@ class LocalEngine(Backend):
             for p in LocalPipeline.objects.order_by("pk")
         ]
 
-    def list_runs(self, changed_since: datetime | None) -> list[RunInfo]:
+    def list_runs(
+        self, changed_since: datetime | None, active_ids: frozenset[str] = frozenset()
+    ) -> list[RunInfo]:
         runs = LocalRun.objects.defer("spec")
         if changed_since is not None:
             runs = runs.filter(Q(updated_at__gte=changed_since) | ~Q(status__in=RunStatus.TERMINAL))
@@ -245,6 +276,15 @@ class LocalEngine(Backend):
         except SpecError as exc:
             raise InvalidParameters(str(exc)) from None
         return self.get_run(run.pk)
+
+    def submit_file(
+        self, path: str, *, parameters: dict[str, Any], experiment: str = "", submitted_by: str = ""
+    ) -> RunInfo:
+        """Register the file's pipeline under its name, then run it (SpecError when the file is invalid)."""
+        pipeline = register_pipeline_file(path)
+        return self.submit_run(
+            pipeline_id=pipeline.pk, parameters=parameters, experiment=experiment, submitted_by=submitted_by
+        )
 
     def resubmit_run(self, run_id: str, *, force_rerun: bool, submitted_by: str = "") -> RunInfo:
         source = self._run(run_id)

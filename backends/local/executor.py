@@ -46,8 +46,12 @@ HOST = socket.gethostname()
 # --- where things live ----------------------------------------------------------------------
 
 
+def engine_dir() -> Path:
+    return Path(settings.LOCAL_ENGINE_DIR)
+
+
 def run_dir(run_id: str) -> Path:
-    return Path(settings.LOCAL_ENGINE_DIR) / "runs" / run_id
+    return engine_dir() / "runs" / run_id
 
 
 def step_dir(step: LocalStep) -> Path:

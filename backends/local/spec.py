@@ -23,15 +23,19 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from backends.bindings import (
+    INPUT_REF,
+    NAME,
+    OUTPUT_REF,
+    STEP_REF,
+    expressions,
+    single_expression,
+)
+
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
 PATH_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}")
-_PLACEHOLDER = re.compile(rf"\$\{{\{{\s*(inputs|outputs)\.({_NAME})\s*\}}\}}")
+_PLACEHOLDER = re.compile(rf"\$\{{\{{\s*(inputs|outputs)\.({NAME})\s*\}}\}}")
 _OPTIONAL_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
-_INPUT_REF = re.compile(rf"(?:parent\.)?inputs\.({_NAME})")
-_STEP_REF = re.compile(rf"(?:parent\.)?jobs\.({_NAME})\.outputs\.({_NAME})")
-_OUTPUT_REF = re.compile(rf"(?:parent\.)?outputs\.({_NAME})")
 _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # azureml:, azureml://, https://, wasbs://, ...
 _BAD = object()  # a value that was reported as a problem
 
@@ -203,7 +207,7 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         name = name.strip().removeprefix("parent.").removeprefix("inputs.")
-        if not sep or not re.fullmatch(_NAME, name):
+        if not sep or not re.fullmatch(NAME, name):
             raise ValueError(
                 f"--set {item!r}: expected NAME=VALUE or inputs.NAME=VALUE, e.g. inputs.epochs=3"
             )
@@ -304,27 +308,6 @@ def _line(node: Any, key: Any = None) -> int:
     return (lc.line or 0) + 1
 
 
-def _expressions(text: str) -> list[tuple[str, str | None]]:
-    """Each ``${{...}}`` in ``text`` with its dotted inner name, or None when it is malformed."""
-    found: list[tuple[str, str | None]] = []
-    for match in _EXPRESSION.finditer(text):
-        inner = match[1].strip()
-        found.append((match[0], inner if re.fullmatch(rf"{_NAME}(\.{_NAME})*", inner) else None))
-    rest = _EXPRESSION.sub("", text)
-    if "${{" in rest:
-        found.append((rest[rest.index("${{") :][:40], None))
-    return found
-
-
-def _single_expression(text: str) -> str:
-    found = _expressions(text)
-    if len(found) != 1 or found[0][1] is None or found[0][0] != text.strip():
-        raise ValueError(
-            f"malformed expression {text!r}: a binding is exactly one ${{{{...}}}} of dotted names"
-        )
-    return found[0][1]
-
-
 def _compatible(wanted: str, given: str) -> bool:
     return (
         wanted == given
@@ -415,7 +398,7 @@ class _Loader:
         return str(value) if expected == "text" else _plain(value)
 
     def valid_name(self, node: dict, name: Any, where: str) -> bool:
-        if isinstance(name, str) and re.fullmatch(_NAME, name):
+        if isinstance(name, str) and re.fullmatch(NAME, name):
             return True
         self.problem(
             _line(node, name), where, f"{name!r} is not a name (letters, digits, _; no leading digit)"
@@ -561,7 +544,7 @@ class _Loader:
         if not command.strip():
             self.problem(line, where, "no command: a command job needs a command to run")
         line = _line(node, "command")
-        for raw, inner in _expressions(command):
+        for raw, inner in expressions(command):
             kind, _, name = (inner or "").partition(".")
             declared = {"inputs": inputs, "outputs": outputs}.get(kind)
             if inner is None:
@@ -691,7 +674,7 @@ class _Loader:
 
     def pipeline_output(self, line: int, where: str, value: str, spec: PipelineSpec) -> str | None:
         try:
-            match = _OUTPUT_REF.fullmatch(_single_expression(value))
+            match = OUTPUT_REF.fullmatch(single_expression(value))
         except ValueError as error:
             self.problem(line, where, str(error))
             return None
@@ -788,17 +771,17 @@ class _Loader:
             literal = self.literal(line, where, type_, value)
             return None if literal is _BAD else Binding("literal", str(type_), literal)
         try:
-            inner = _single_expression(value)
+            inner = single_expression(value)
         except ValueError as error:
             self.problem(line, where, str(error))
             return None
-        if match := _INPUT_REF.fullmatch(inner):
+        if match := INPUT_REF.fullmatch(inner):
             if (source := spec.inputs.get(match[1])) is None:
                 self.problem(line, where, f"no pipeline input '{match[1]}' ({_names(spec.inputs)})")
                 return None
             self.check_type(line, where, wanted, source.type, f"pipeline input '{match[1]}'")
             return Binding("pipeline_input", wanted or source.type, source=match[1])
-        if match := _STEP_REF.fullmatch(inner):
+        if match := STEP_REF.fullmatch(inner):
             step, output = match[1], match[2]
             if step not in jobs:
                 self.problem(line, where, f"no job '{step}' ({_names(jobs)})")
