@@ -10,7 +10,6 @@ from azure.core.rest import HttpRequest
 from backends.azureml.cache import Memo
 from backends.azureml.client import Workspace
 from backends.azureml.runhistory import RunHistory
-
 from backends.base import LogChunk, NotFound, RunStatus
 
 STD_LOG = "user_logs/std_log.txt"
