@@ -85,9 +85,10 @@ def _sync_locked(name: str, *, now: bool) -> SyncResult:
     try:
         backend = get_backend(name)
         result.catalog = now or _catalog_due(backend, state, started)
-        if result.catalog:
+        if result.catalog:  # before the runs, which name their pipelines and schedules
             sync_pipelines(backend)
             sync_published(backend)
+            sync_schedules(backend)
         since = state.watermark - WATERMARK_OVERLAP if state.watermark else None
         mirrored = PipelineRun.objects.filter(backend=name)
         active = frozenset(mirrored.active().values_list("external_id", flat=True))
@@ -103,8 +104,6 @@ def _sync_locked(name: str, *, now: bool) -> SyncResult:
                 result.added.append(info.id)
             elif before[info.id] != run.status:
                 result.changed.append(f"{info.id}: {before[info.id]} → {run.status}")
-        if result.catalog:
-            sync_schedules(backend)
         sync_fires(backend, since)
     except BackendErrorBase as exc:
         return _record_failure(state, exc, result)

@@ -183,6 +183,58 @@ def bring_to_rest(worker: Worker, timeout: float = 60) -> None:
 
 
 @pytest.fixture
+def private_stack(django_db_setup, engine_dir, tmp_path):
+    """A Redis, a worker for both queues and beat of this test's own, started with ``env``: for a test whose
+    processes must see a configuration the session's worker does not (another backends file). The worker is
+    brought to rest and stopped, then Redis, before the test's data is flushed."""
+    from dashboard.redis_server import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path / "private-redis", persist=False)
+    url = server.start()
+    old = settings.REDIS_URL, celery_app.conf.broker_url
+    settings.REDIS_URL, celery_app.conf.broker_url = url, _broker(url)
+    _reset_broker_pool()
+    processes: list[subprocess.Popen] = []
+    workers: list[Worker] = []
+
+    def start(env: dict[str, str]) -> str:
+        env = {
+            **env,
+            "REDIS_URL": url,
+            "DATABASE_URL": _database_url(),
+            "RUNBOARD_LOCAL_ENGINE_DIR": str(engine_dir),
+            "RUNBOARD_SCHEDULE_TICK": env.get("RUNBOARD_SCHEDULE_TICK", "1"),
+        }
+        name = f"private-{os.getpid()}-{len(workers)}@{socket.gethostname()}"
+        log = tmp_path / f"{name.split('@')[0]}.log"
+        process = start_celery(
+            "worker", "-Q", "runboard,steps", "-c", "4", "-n", name, "--without-gossip", "--without-mingle",
+            "-l", "info", env=env, log=log,
+        )  # fmt: skip
+        worker = Worker(process, log, name)
+        deadline = time.monotonic() + 60
+        while "ready." not in worker.output():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the private worker did not start:\n{worker.output()[-4000:]}")
+            time.sleep(0.2)
+        workers.append(worker)
+        beat = start_celery("beat", "-s", str(tmp_path / "private-beat"), "-l", "warning", env=env)
+        processes.append(beat)
+        return url
+
+    yield start
+    for process in processes:
+        stop_process(process)
+    for worker in workers:
+        bring_to_rest(worker)
+        stop_process(worker.process)
+    settings.REDIS_URL, celery_app.conf.broker_url = old
+    _reset_broker_pool()
+    server.stop()
+
+
+@pytest.fixture
 def celery_beat(celery_worker, redis_url, tmp_path):
     """Celery beat, so the mirror follows the backend by itself as it does in production."""
     process = start_celery(

@@ -9,7 +9,7 @@ class UnreachableBackend(Backend):
     def list_pipelines(self):
         raise BackendUnavailable(DOWN)
 
-    def list_runs(self, changed_since):
+    def list_runs(self, changed_since, active_ids=frozenset()):
         raise BackendUnavailable(DOWN)
 
     def get_run(self, run_id):

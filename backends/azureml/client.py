@@ -4,6 +4,8 @@ and how what goes wrong there becomes the contract's errors."""
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import threading
@@ -47,14 +49,33 @@ USER_AGENT = "runboard"
 TRANSIENT = {408, 429, 500, 502, 503, 504}
 
 
+def _unsigned_jwt(claims: dict[str, Any]) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.replayed"
+
+
 class ReplayedCredential:
-    """The credential of a replayed workspace: a token nobody checks, since no request leaves the machine."""
+    """The credential of a replayed workspace: tokens nobody checks, since no request leaves the machine. They
+    are shaped as JWTs for the scope asked for, as the SDK reads the tenant and audience from the token."""
+
+    CLAIMS = {
+        "oid": "00000000-0000-0000-0000-000000000001",
+        "tid": "00000000-0000-0000-0000-000000000000",
+        "upn": "replay@runboard.invalid",
+        "name": "Runboard replay",
+    }
+
+    def _token(self, scopes: tuple[str, ...]) -> str:
+        audience = scopes[0].removesuffix("/.default") if scopes else ""
+        return _unsigned_jwt({**self.CLAIMS, "aud": audience})
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("replayed-token", int(time.time()) + 3600)
+        return AccessToken(self._token(scopes), int(time.time()) + 3600)
 
     def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
-        return AccessTokenInfo("replayed-token", int(time.time()) + 3600)
+        return AccessTokenInfo(self._token(scopes), int(time.time()) + 3600)
 
 
 def make_credential(options: Options) -> Any:
@@ -232,6 +253,19 @@ def translate(exc: Exception, where: str) -> Exception:
     return exc
 
 
+def _ml_message(exc: Exception) -> str:
+    """azure-ai-ml's validation errors are JSON ({"errors": [{"message", "path"}]}): their messages, joined."""
+    text = str(getattr(exc, "message", "") or exc).strip()
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return text
+    errors = found.get("errors") if isinstance(found, dict) else None
+    if not errors:
+        return text
+    return "; ".join(f"{e.get('path', '')}: {e.get('message', '')}".strip(": ") for e in errors)
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -248,6 +282,6 @@ def calls(where: str) -> Iterator[None]:
             from azure.ai.ml.exceptions import MlException
 
             if isinstance(exc, MlException):
-                raise BackendError(f"{where}: {exc.message or exc}") from exc
+                raise BackendError(f"{where}: {_ml_message(exc)}") from exc
             raise
         raise translated from exc

@@ -87,6 +87,20 @@ class Composer:
         self.entries.append(entry)
         return entry
 
+    def recorded_entries(self, name: str, numbers: list[int]) -> None:
+        """Entries of a recording as they were recorded (their request bodies were not kept: any body matches),
+        addressed to this workspace's subscription when the recording used another sanitised form."""
+        for number in numbers:
+            entry = copy.deepcopy(recorded(name)["Entries"][number])
+            text = json.dumps(entry)
+            for short in ("00000000-0000-0000-0000-000000000/", "00000000-0000-0000-0000-000000000\"", "00000000-0000-0000-0000-000000000?"):
+                text = text.replace(short, short.replace("00000000-0000-0000-0000-000000000", self.subscription))
+            entry = json.loads(text)
+            entry["_recorded"] = f"{name} entry {number}" + (
+                "" if self.subscription == "00000000-0000-0000-0000-000000000" else ", its subscription id written in full"
+            )
+            self.entries.append(entry)
+
     def arm(self, tail: str, query: str = "api-version=2024-01-01-preview") -> str:
         return f"{ARM}{self.path}{tail}?{query}"
 
@@ -215,6 +229,35 @@ class Composer:
             status=202,
             headers={"Location": location, "Retry-After": "0"},
             composed=f"job cancel, shaped from {MFE_SPEC} (Jobs_Cancel)",
+        )
+
+    def compute(self, name: str = "cpu-cluster") -> None:
+        """``GET computes/{name}``, which the SDK asks before it sends a job (an AmlCompute per the mfe.json spec)."""
+        body = {
+            "id": f"{self.path}/computes/{name}",
+            "name": name,
+            "type": "Microsoft.MachineLearningServices/workspaces/computes",
+            "location": "westus",
+            "properties": {
+                "computeType": "AmlCompute",
+                "provisioningState": "Succeeded",
+                "properties": {
+                    "vmSize": "STANDARD_DS3_V2",
+                    "scaleSettings": {"maxNodeCount": 4, "minNodeCount": 0},
+                },
+            },
+        }
+        self.add(
+            "GET",
+            self.arm(f"/computes/{name}", "api-version=2024-10-01-preview"),
+            body,
+            composed=f"a compute, shaped from {MFE_SPEC}",
+        )
+
+    def created_job(self, body: dict[str, Any]) -> None:
+        """``PUT jobs/{name}`` for any new job's name: 201 with the job as the service has it."""
+        self.add(
+            "PUT", self.arm("/jobs/{name}"), body, status=201, composed="a job created, a recorded job body"
         )
 
     # --- schedules ----------------------------------------------------------------------------

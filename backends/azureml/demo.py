@@ -208,6 +208,7 @@ def workspace() -> c.Composer:
         "schedule": None,
     }
     w.schedules([weekly, hourly])
+    w.recorded_entries("schedule-lifetime.json", [5, 6, 7, 8])  # disabling the weekly one, as recorded
 
     # The v1 pipelines service: a published pipeline, an endpoint, a time-based and a change-based schedule.
     published = "9c1f69b7-fc1d-418b-86c0-93aa0193f79e"
@@ -286,6 +287,13 @@ def workspace() -> c.Composer:
             },
         ],
     )
+    daily = w.entries[-1]["ResponseBody"][0]
+    w.add("GET", w.v1(f"/Schedules/{daily['Id']}"), daily, composed=f"a v1 schedule, shaped from {c.V1_SHAPES}")
+    w.add("PUT", w.v1(f"/Schedules/{daily['Id']}"), {**daily, "EntityStatus": "Disabled"}, composed="the v1 schedule, disabled")
+
+    # Sending a job again (resubmit, submit FILE --backend): its compute is looked up, then the job is created.
+    w.compute()
+    w.created_job(pipeline_job("fresh_start_0000", "hello_pipeline_abc", "NotStarted", jobs))
     return w
 
 

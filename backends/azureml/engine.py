@@ -27,6 +27,7 @@ from backends.base import (
     Conflict,
     Graph,
     LogChunk,
+    NotFound,
     PublishedPipelineInfo,
     RunInfo,
     RunStatus,
@@ -182,8 +183,11 @@ class AzureMLBackend(Backend):
         known = self._step_logs.get(run_id)
         if known is not None and known[0] == now:
             return known[1]
-        with calls(f"listing the logs of step run {run_id}"):
-            names = self.logs.names(run_id, fresh=True) or (STD_LOG,)
+        try:
+            with calls(f"listing the logs of step run {run_id}"):
+                names = self.logs.names(run_id, fresh=True) or (STD_LOG,)
+        except NotFound:  # run history has the run but not yet its details: ask again next time
+            return (STD_LOG,)
         self._step_logs.put(run_id, (now, names))
         return names
 
@@ -231,12 +235,12 @@ class AzureMLBackend(Backend):
         """A CLI v2 job or pipeline YAML, as ``az ml job create -f`` sends it."""
         from azure.ai.ml import load_job
 
+        # As `az ml job create -f FILE --set inputs.x=v` does: the values override the file's as it loads.
+        overrides = [{f"inputs.{key}": value} for key, value in parameters.items()]
+        if experiment:
+            overrides.append({"experiment_name": experiment})
         with calls(f"submitting {path}"):
-            job = load_job(path)
-            for key, value in parameters.items():
-                job.inputs[key] = value
-            if experiment:
-                job.experiment_name = experiment
+            job = load_job(path, params_override=overrides)
             created = self.workspace.ml_client.jobs.create_or_update(job)
         return self._created(created, submitted_by)
 
@@ -244,7 +248,7 @@ class AzureMLBackend(Backend):
         definition = self._definitions.put(job.name, Definition.of(job))
         context = getattr(job, "creation_context", None)
         created = getattr(context, "created_at", None) or timezone.now()
-        return RunInfo(
+        info = RunInfo(
             id=job.name,
             status=status(getattr(job, "status", None)),
             display_name=definition.display_name,
@@ -259,6 +263,7 @@ class AzureMLBackend(Backend):
             url=definition.studio_url or studio_url(self.settings, job.name),
             steps=tuple(self._step(n, definition.nodes.get(n, {}), None) for n in definition.node_names()),
         )
+        return self._latest.put(job.name, info)  # run history has no run yet: the graph comes from this
 
     # --- schedules and published pipelines ----------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,17 +81,7 @@ def problems(raw: dict[str, Any]) -> list[str]:
     client_id = raw.get("managed_identity_client_id", "")
     if client_id and not isinstance(client_id, str):
         found.append("field 'managed_identity_client_id' must be text")
-    known = {
-        *REQUIRED,
-        "credential",
-        "managed_identity_client_id",
-        "experiments",
-        "recording",
-        "history_days",
-        "include_archived",
-        "timeout",
-        "catalog_seconds",
-    }
+    known = {f.name for f in dataclasses.fields(Options)}
     found += [f"field {key!r} is not an Azure ML backend setting" for key in raw if key not in known]
     return found
 

@@ -6,8 +6,9 @@ The replay plugs in below azure-core, as a ``requests`` adapter of the transport
 SDK builds every request and parses every answer.
 
 An entry answers a request when:
-- the method is the same and the URL path is the same (case and a trailing slash aside); the host and the
-  ``api-version`` are not compared, since they vary between recordings and SDK versions;
+- the method is the same and the URL path is the same (case and a trailing slash aside; a segment the entry
+  writes ``{name}`` stands for any one segment); the host and the ``api-version`` are not compared, since they
+  vary between recordings and SDK versions;
 - every other query parameter the entry's URL has, the request has with the same value;
 - when the entry records a JSON object as ``RequestBody``, every key of it is in the request's body with the
   same value (so an entry can ask for ``{"filter": "RootRunId eq 'x'"}`` and ignore the rest).
@@ -109,11 +110,19 @@ def _normal_path(url: str) -> str:
     return unquote(urlsplit(url).path).rstrip("/").lower()
 
 
+def _same_path(recorded: str, sent: str) -> bool:
+    """Equal, but for a recorded segment written ``{name}``: it stands for any one segment (a new job's name)."""
+    ours, theirs = _normal_path(recorded).split("/"), _normal_path(sent).split("/")
+    return len(ours) == len(theirs) and all(
+        a == b or (a.startswith("{") and a.endswith("}")) for a, b in zip(ours, theirs, strict=True)
+    )
+
+
 def _answers(entry: dict[str, Any], sent: Sent) -> bool:
     method = entry["RequestMethod"].upper()
     if method != sent.method.upper() and not (sent.method.upper() == "HEAD" and method == "GET"):
         return False
-    if _normal_path(entry["RequestUri"]) != _normal_path(sent.url):
+    if not _same_path(entry["RequestUri"], sent.url):
         return False
     wanted = {k: v for k, v in parse_qsl(urlsplit(entry["RequestUri"]).query) if k not in IGNORED_QUERY}
     given = dict(parse_qsl(urlsplit(sent.url).query))

@@ -73,19 +73,6 @@ class RunHistory:
     def run(self, run_id: str) -> dict[str, Any]:
         return self.workspace.get_json(self.client, f"/runs/{run_id}")
 
-    def children(self, run_id: str) -> list[dict[str, Any]]:
-        """Every child of a run, page after page (the SDK's pager reads the first page only)."""
-        found: list[dict[str, Any]] = []
-        params: dict[str, Any] = {}
-        for _ in range(MAX_PAGES):
-            page = self.workspace.get_json(self.client, f"/runs/{run_id}/children", **params)
-            found += page.get("value") or []
-            token = page.get("continuationToken")
-            if not token:
-                return found
-            params = {"$continuationtoken": token}
-        return found
-
     def details(self, run_id: str) -> dict[str, Any]:
         """A run's details, with ``logFiles``: each log's name and a signed URL to read it."""
         return self.workspace.get_json(self.client, f"/runs/{run_id}/details")

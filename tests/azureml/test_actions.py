@@ -1,0 +1,94 @@
+"""Actions on Azure ML through the action path: cancel, resubmit, submit a YAML file, with the requests they send."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from backends.azureml import compose, demo
+from backends.base import RunStatus
+from dashboard.actions import action_perform
+from dashboard.models import Action
+from runs.actions import run_cancel, run_resubmit
+from runs.models import PipelineRun
+from runs.sync import sync_backend
+from tests.azureml.conftest import AZURE, sent
+
+pytestmark = pytest.mark.django_db
+
+
+def jobs_created(workspace: compose.Composer) -> None:
+    """What sending a job asks first (its compute), and the service's answer to the job itself."""
+    workspace.compute()
+    jobs = compose.recorded_schedule()["properties"]["action"]["jobDefinition"]["jobs"]
+    workspace.created_job(demo.pipeline_job("fresh_start_0000", "hello_pipeline_abc", "NotStarted", jobs))
+
+
+def test_cancelling_a_running_job_asks_the_service_and_leaves_it_cancel_requested(replay):
+    backend = replay()
+
+    status = backend.cancel_run(demo.RUNNING_JOB)
+
+    assert status == RunStatus.CANCEL_REQUESTED
+    cancels = [p for m, p in sent(backend) if m == "POST" and p.endswith("/cancel")]
+    assert cancels == [f"{compose.Composer().path}/jobs/{demo.RUNNING_JOB}/cancel"]
+
+
+def test_cancelling_a_job_that_ended_sends_nothing_and_says_how_it_ended(replay):
+    backend = replay()
+
+    assert backend.cancel_run(demo.RECORDED_JOB) == RunStatus.FAILED
+    assert not [p for m, p in sent(backend) if p.endswith("/cancel")]
+
+
+def test_a_cancel_action_is_carried_out_and_audited(
+    replay, admin_user, redis_url, django_capture_on_commit_callbacks
+):
+    replay()
+    sync_backend(AZURE, now=True)
+    run = PipelineRun.objects.get(backend=AZURE, external_id=demo.RUNNING_JOB)
+
+    with django_capture_on_commit_callbacks():
+        action = run_cancel(run=run, user=admin_user, reason="wrong data")
+    done = action_perform(action.pk)
+
+    assert done.status == Action.Status.SUCCEEDED and "CancelRequested" in done.result
+
+
+def test_resubmitting_sends_the_job_again_under_a_new_name(replay, workspace, admin_user, redis_url):
+    jobs_created(workspace)
+    backend = replay()
+    sync_backend(AZURE, now=True)
+    run = PipelineRun.objects.get(backend=AZURE, external_id=demo.SCHEDULED_JOB)
+
+    action = action_perform(run_resubmit(run=run, user=admin_user, force_rerun=True).pk)
+
+    assert action.status == Action.Status.SUCCEEDED, action.error
+    new = PipelineRun.objects.get(pk=action.outcome["run"])
+    assert new.external_id == "fresh_start_0000" and new.backend == AZURE
+    put = next(s for s in backend.workspace.recording.sent if s.method == "PUT")
+    assert put.body["properties"]["jobType"] == "Pipeline"
+    assert put.body["properties"]["settings"]["force_rerun"] is True
+    assert not put.path.endswith(f"/jobs/{demo.SCHEDULED_JOB}")  # a new job, not the old one changed
+
+
+def test_submit_sends_the_same_cli_v2_file_to_a_workspace(replay, workspace, tmp_path, capsys):
+    jobs_created(workspace)
+    backend = replay()
+    job = tmp_path / "job.yml"
+    job.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json\n"
+        'command: python -c "print(${{inputs.n}})"\ninputs:\n  n: 3\n'
+        "environment: azureml:AzureML-sklearn-1.5@latest\ncompute: azureml:cpu-cluster\n"
+        "experiment_name: cli-test\ndisplay_name: hello\n"
+    )
+
+    call_command("submit", str(job), "--backend", AZURE, "--set", "n=5")
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "fresh_start_0000" and out[1].endswith(f"/runs/{PipelineRun.objects.get().pk}/")
+    assert out[2].startswith("https://ml.azure.com/runs/fresh_start_0000?wsid=")
+    put = next(s for s in backend.workspace.recording.sent if s.method == "PUT")
+    assert put.body["properties"]["command"] == 'python -c "print(${{inputs.n}})"'
+    assert put.body["properties"]["inputs"]["n"]["value"] == "5"
+    assert put.body["properties"]["experimentName"] == "cli-test"
