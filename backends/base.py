@@ -143,6 +143,7 @@ class RunInfo:
     pipeline_id: str = ""
     published_pipeline_id: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)  # what the backend records of it (Azure ML's)
     parameters: dict[str, Any] = field(default_factory=dict)
     submitted_by: str = ""
     compute: str = ""

@@ -494,7 +494,7 @@ class StepLinks:
         return self.url(quote(step.node_id, safe=""), log or step.default_log)
 
     def url(self, quoted_node: str, log: str) -> str:
-        return f"{self._prefix}{quoted_node}{self._middle}{quote(log, safe='')}{self._suffix}"
+        return f"{self._prefix}{quoted_node}{self._middle}{quote(log, safe='/')}{self._suffix}"
 
     def logs(self, step: StepRow) -> list[tuple[str, str]]:
         """(name, URL) of each of the step's logs."""

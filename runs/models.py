@@ -153,6 +153,7 @@ class PipelineRun(Timed):
     experiment_name = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
     tags = models.JSONField(default=dict, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
     submitted_by = models.CharField(max_length=255, blank=True)
     compute = models.CharField(max_length=255, blank=True)

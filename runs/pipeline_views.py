@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from backends.base import RunStatus
 from dashboard import roles
+from runs.filters import known_backends
 from runs.models import Pipeline, PipelineRun
 from runs.templatetags.runboard import status_class
 from runs.views import render_run_list
@@ -149,7 +150,9 @@ def status_marks(runs: list[RecentRun]) -> SafeString:
 @require_GET
 @roles.require(roles.READ)
 def pipeline_list(request: HttpRequest) -> HttpResponse:
-    pipelines = list(Pipeline.objects.order_by("name", "id"))
+    backend = request.GET.get("backend", "").strip()
+    pipelines = Pipeline.objects.order_by("name", "id")
+    pipelines = list(pipelines.filter(backend=backend) if backend else pipelines)
     recent = recent_runs([p.pk for p in pipelines], RECENT)
     last_day = runs_per_pipeline_since(timezone.now() - timedelta(hours=24))
     rows = [
@@ -161,7 +164,11 @@ def pipeline_list(request: HttpRequest) -> HttpResponse:
         }
         for p in pipelines
     ]
-    return render(request, "runs/pipeline_list.html", {"rows": rows, "recent": RECENT})
+    return render(
+        request,
+        "runs/pipeline_list.html",
+        {"rows": rows, "recent": RECENT, "backend": backend, "backends": known_backends()},
+    )
 
 
 # --- one pipeline --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboard import roles
 from dashboard.models import Action
 from runs.actions import published_set_enabled, published_submit_action
+from runs.filters import known_backends
 from runs.forms import ReasonForm, SubmitPublishedForm, TokenForm
 from runs.models import ApiToken, PublishedPipeline
 from runs.tokens import token_create, token_revoke
@@ -27,8 +28,15 @@ def _get(pk: int) -> PublishedPipeline:
 @require_GET
 @roles.require(roles.READ)
 def published_list(request: HttpRequest) -> HttpResponse:
+    backend = request.GET.get("backend", "").strip()
     published = PublishedPipeline.objects.select_related("source_run").annotate(run_count=Count("runs"))
-    return render(request, "runs/published_list.html", {"published": published})
+    if backend:
+        published = published.filter(backend=backend)
+    return render(
+        request,
+        "runs/published_list.html",
+        {"published": published, "backend": backend, "backends": known_backends()},
+    )
 
 
 def _detail_context(request: HttpRequest, published: PublishedPipeline, **extra) -> dict:

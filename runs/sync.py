@@ -263,6 +263,7 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
                 "description": info.description,
                 "status": RunStatus.normalize(info.status),
                 "tags": info.tags,
+                "properties": info.properties,
                 "parameters": info.parameters,
                 "submitted_by": info.submitted_by,
                 "compute": info.compute,

@@ -333,3 +333,25 @@ def fast_password_hashing():
     # Real hashing costs ~0.3 s a user by design; tests make hundreds of users.
     if settings.configured:  # not when the unit tests run without Django (-p no:django)
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def workspace():
+    """An Azure ML workspace to replay: the demo's entries (backends/azureml/demo.py), for a test to add to."""
+    from backends.azureml import demo
+
+    return demo.workspace()
+
+
+@pytest.fixture
+def replay(workspace, tmp_path, configure_backends):
+    """Configure the local engine and a replayed workspace called azure-test; returns the Azure backend."""
+    from backends.registry import get_backend
+    from tests.azureml.conftest import AZURE, azure_options
+
+    def start(composer=None, **options):
+        path = (composer or workspace).dump(tmp_path / "workspace.json")
+        configure_backends({"local": {"engine": "local"}, AZURE: azure_options(path, **options)})
+        return get_backend(AZURE)
+
+    return start

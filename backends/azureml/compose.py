@@ -93,11 +93,19 @@ class Composer:
         for number in numbers:
             entry = copy.deepcopy(recorded(name)["Entries"][number])
             text = json.dumps(entry)
-            for short in ("00000000-0000-0000-0000-000000000/", "00000000-0000-0000-0000-000000000\"", "00000000-0000-0000-0000-000000000?"):
-                text = text.replace(short, short.replace("00000000-0000-0000-0000-000000000", self.subscription))
+            for short in (
+                "00000000-0000-0000-0000-000000000/",
+                '00000000-0000-0000-0000-000000000"',
+                "00000000-0000-0000-0000-000000000?",
+            ):
+                text = text.replace(
+                    short, short.replace("00000000-0000-0000-0000-000000000", self.subscription)
+                )
             entry = json.loads(text)
             entry["_recorded"] = f"{name} entry {number}" + (
-                "" if self.subscription == "00000000-0000-0000-0000-000000000" else ", its subscription id written in full"
+                ""
+                if self.subscription == "00000000-0000-0000-0000-000000000"
+                else ", its subscription id written in full"
             )
             self.entries.append(entry)
 

@@ -288,8 +288,15 @@ def workspace() -> c.Composer:
         ],
     )
     daily = w.entries[-1]["ResponseBody"][0]
-    w.add("GET", w.v1(f"/Schedules/{daily['Id']}"), daily, composed=f"a v1 schedule, shaped from {c.V1_SHAPES}")
-    w.add("PUT", w.v1(f"/Schedules/{daily['Id']}"), {**daily, "EntityStatus": "Disabled"}, composed="the v1 schedule, disabled")
+    w.add(
+        "GET", w.v1(f"/Schedules/{daily['Id']}"), daily, composed=f"a v1 schedule, shaped from {c.V1_SHAPES}"
+    )
+    w.add(
+        "PUT",
+        w.v1(f"/Schedules/{daily['Id']}"),
+        {**daily, "EntityStatus": "Disabled"},
+        composed="the v1 schedule, disabled",
+    )
 
     # Sending a job again (resubmit, submit FILE --backend): its compute is looked up, then the job is created.
     w.compute()

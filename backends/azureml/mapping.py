@@ -161,6 +161,7 @@ def run_info(
         description=str(run.get("description") or (definition.description if definition else "") or ""),
         published_pipeline_id=str(properties.get("azureml.pipelineid") or ""),
         tags=tags or (dict(definition.tags) if definition else {}),
+        properties={str(k): str(v) for k, v in properties.items()},
         parameters=dict(definition.inputs) if definition else {},
         submitted_by=str(created_by or ""),
         compute=str(run.get("target") or (definition.compute if definition else "") or ""),

@@ -66,6 +66,24 @@ class Recording:
     sent: list[Sent] = field(default_factory=list)
     _used: dict[tuple[int, ...], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Entry numbers by (normal path, the "filter" their body asks for, or None); "" for wildcard paths.
+    _index: dict[tuple[str, Any], list[int]] | None = None
+
+    def _candidates(self, sent: Sent) -> list[int]:
+        """The entries that may answer: same path, and the same run-history filter when the entry names one."""
+        if self._index is None:
+            self._index = {}
+            for number, entry in enumerate(self.entries):
+                path = _normal_path(entry["RequestUri"])
+                body = entry.get("RequestBody")
+                key = body.get("filter") if isinstance(body, dict) else None
+                self._index.setdefault(("" if "{" in path else path, key), []).append(number)
+        path = _normal_path(sent.url)
+        asked = sent.body.get("filter") if isinstance(sent.body, dict) else None
+        found = self._index.get((path, None), []) + self._index.get(("", None), [])
+        if asked is not None:
+            found += self._index.get((path, asked), [])
+        return sorted(found)
 
     @classmethod
     def load(cls, path: str | Path, log: str = "") -> Recording:
@@ -85,7 +103,7 @@ class Recording:
             if self.log:
                 with open(self.log, "a", encoding="utf-8") as fh:
                     fh.write(json.dumps({"method": sent.method, "url": sent.url, "body": sent.body}) + "\n")
-            matching = [i for i, entry in enumerate(self.entries) if _answers(entry, sent)]
+            matching = [i for i in self._candidates(sent) if _answers(self.entries[i], sent)]
             if not matching:
                 raise UnansweredRequest(
                     f"{self.source or 'the recording'} has no answer for {sent.method} {sent.path}"

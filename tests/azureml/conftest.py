@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.azureml import compose, demo
-from backends.registry import get_backend
+from backends.azureml import compose
 
 AZURE = "azure-test"
 
@@ -27,24 +26,6 @@ def azure_options(recording: Path, **more) -> dict:
         "history_days": 3650,
         **more,
     }
-
-
-@pytest.fixture
-def workspace() -> compose.Composer:
-    """The demo workspace's entries, for a test to add to before it is replayed."""
-    return demo.workspace()
-
-
-@pytest.fixture
-def replay(workspace, tmp_path, configure_backends):
-    """Configure the local engine and a replayed workspace called azure-test; returns the Azure backend."""
-
-    def start(composer: compose.Composer | None = None, **options):
-        path = (composer or workspace).dump(tmp_path / "workspace.json")
-        configure_backends({"local": {"engine": "local"}, AZURE: azure_options(path, **options)})
-        return get_backend(AZURE)
-
-    return start
 
 
 def sent(backend) -> list[tuple[str, str]]:
