@@ -155,8 +155,9 @@ class RunInfo:
     updated_at: datetime | None = None  # the sync watermark follows this
     url: str = ""  # the run's page in the backend's own interface (Azure ML Studio), if it has one
     schedule_id: str = ""  # the schedule that started it, for a backend that records no fires of its own
-    # A backend that reads a run's steps together with the run passes them here, so sync asks no more.
+    # A backend that reads a run's steps (and graph) together with the run passes them here, so sync asks no more.
     steps: tuple[StepInfo, ...] | None = None
+    graph: Graph | None = None
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,9 @@ def sync_run(backend_name: str, run_id: str) -> PipelineRun:
 def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
     steps = info.steps if info.steps is not None else backend.get_steps(info.id)
     mirrored = PipelineRun.objects.filter(backend=backend.name, external_id=info.id).exists()
-    graph = None if mirrored else backend.get_graph(info.id)  # a run's structure never changes
+    graph = (
+        None if mirrored else (info.graph or backend.get_graph(info.id))
+    )  # a run's structure never changes
     pipeline = published = None
     if info.pipeline_id:
         pipeline = Pipeline.objects.filter(backend=backend.name, external_id=info.pipeline_id).first()

@@ -230,7 +230,7 @@ def translate(exc: Exception, where: str) -> Exception:
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) in (None, 401):
         detail = _service_message(exc) if exc.response is not None else str(exc).strip().splitlines()[0]
         return BackendError(
-            f"{where}: authentication failed: {detail}. Sign in (az login), or set the service principal's "
+            f"{where}: authentication failed: {detail.rstrip('.')}. Sign in (az login), or set the service principal's "
             "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET, or give the host a managed identity"
         )
     if isinstance(exc, HttpResponseError):
@@ -238,7 +238,7 @@ def translate(exc: Exception, where: str) -> Exception:
         message = _service_message(exc)
         if status == 403:
             return BackendError(
-                f"{where}: access denied: {message}. Give the identity a role on the workspace "
+                f"{where}: access denied: {message.rstrip('.')}. Give the identity a role on the workspace "
                 "(AzureML Data Scientist reads and cancels; Contributor also changes schedules)"
             )
         if status == 404:

@@ -365,7 +365,8 @@ def run_body(
             "target": target,
             "warnings": None,
             "error": {"error": {"code": "UserError", "message": error}} if error else None,
-            "properties": {"azureml.runsource": run_type, **(properties or {})},
+            # v2 jobs and their steps say so (azureml.DevPlatv2), as the recorded ones do
+            "properties": {"azureml.DevPlatv2": "true", "azureml.runsource": run_type, **(properties or {})},
             "tags": {},
             "hidden": False,
         }

@@ -15,6 +15,10 @@ from backends.azureml import compose as c
 
 EXPERIMENT_ID = "feaf39dd-e0de-4b57-9b9a-d5837337665a"  # the recorded job's experiment
 NIGHTLY_ID = "5d0c2f8e-3b7a-4c1e-9f62-0a8b7c6d5e41"
+SCORING_ID = "2b7e9a51-6c3d-4f08-8e1a-5d4c3b2a1f09"
+V1_RUN = "8e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"  # a run of the v1 published pipeline, started by its schedule
+PUBLISHED = "9c1f69b7-fc1d-418b-86c0-93aa0193f79e"
+DAILY = "6a1b2c3d-0000-4000-8000-000000000001"
 RECORDED_JOB = "test_680454434153"
 SCHEDULED_JOB = "sharp_sail_k3v9d2"
 RUNNING_JOB = "brave_otter_q8w1e5"
@@ -94,7 +98,11 @@ def workspace() -> c.Composer:
     w = c.Composer()
     w.workspace_and_discovery()
     w.experiments(
-        [(EXPERIMENT_ID, "azure-ai-ml", T0 - timedelta(days=2)), (NIGHTLY_ID, "nightly-training", T0)]
+        [
+            (EXPERIMENT_ID, "azure-ai-ml", T0 - timedelta(days=2)),
+            (NIGHTLY_ID, "nightly-training", T0),
+            (SCORING_ID, "scoring", T0 - timedelta(days=30)),
+        ]
     )
 
     # 1. The recorded pipeline job and its two recorded step runs (both failed).
@@ -191,6 +199,30 @@ def workspace() -> c.Composer:
     for root in (recorded, scheduled, running, command):
         w.run(root)  # a worker that has not listed a run yet looks up its experiment
 
+    # 5. A run of the v1 published pipeline, started by its v1 schedule: run history knows it, ARM has no such job.
+    start = T0 + timedelta(hours=4)
+    scoring = c.run_body(
+        V1_RUN,
+        status="Completed",
+        created=start,
+        started=start,
+        ended=start + timedelta(minutes=6),
+        display_name="nightly-scoring",
+        experiment_id=SCORING_ID,
+        properties={"azureml.pipelineid": PUBLISHED},
+    )
+    scoring["scheduleId"] = DAILY
+    scoring["properties"].pop("azureml.DevPlatv2", None)
+    scoring_steps = step_runs(V1_RUN, ["score", "report"], ["Completed", "Completed"], start)
+    for step in scoring_steps:
+        step["experimentId"] = SCORING_ID
+        step["properties"].pop("azureml.DevPlatv2", None)
+        w.details(step, {"azureml-logs/70_driver_log.txt": log_text(step["displayName"], 20)})
+    w.listing(SCORING_ID, [scoring])
+    w.family(SCORING_ID, scoring, scoring_steps)
+    w.run(scoring)
+    w.error("GET", w.arm(f"/jobs/{V1_RUN}"), 404, "UserError", f"Job {V1_RUN} not found.")
+
     # Schedules: the recorded one (cron, Pacific time) and a disabled recurrence beside it.
     weekly = c.recorded_schedule()
     hourly = copy.deepcopy(weekly)
@@ -211,7 +243,7 @@ def workspace() -> c.Composer:
     w.recorded_entries("schedule-lifetime.json", [5, 6, 7, 8])  # disabling the weekly one, as recorded
 
     # The v1 pipelines service: a published pipeline, an endpoint, a time-based and a change-based schedule.
-    published = "9c1f69b7-fc1d-418b-86c0-93aa0193f79e"
+    published = PUBLISHED
     w.v1_list(
         "Pipelines",
         [
@@ -251,7 +283,7 @@ def workspace() -> c.Composer:
         "Schedules",
         [
             {
-                "Id": "6a1b2c3d-0000-4000-8000-000000000001",
+                "Id": DAILY,
                 "Name": "daily-scoring",
                 "PipelineId": published,
                 "ProvisioningStatus": "Completed",

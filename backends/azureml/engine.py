@@ -53,9 +53,10 @@ class AzureMLBackend(Backend):
         self.history = RunHistory(self.workspace)
         self.v1 = PipelinesService(self.workspace)
         self.logs = StepLogs(self.workspace, self.history)
-        self._definitions: Memo[str, Definition] = Memo(size=2000)
+        self._definitions: Memo[str, Definition] = Memo(size=KNOWN_RUNS)  # of runs under way
         self._scopes: Memo[str, str] = Memo(size=KNOWN_RUNS)  # run id → its experiment's query scope
         self._seen: Memo[str, str] = Memo(size=KNOWN_RUNS)  # terminal run id → lastModifiedUtc read
+        # The logs of the steps of runs under way, by step run, with the status they were listed at.
         self._step_logs: Memo[str, tuple[str, tuple[str, ...]]] = Memo(size=KNOWN_RUNS)
         self._latest: Memo[str, RunInfo] = Memo(size=200, ttl=60)  # the last read, for the graph that follows
         self._experiments: dict[str, str] = {}  # experiment id → name
@@ -125,18 +126,22 @@ class AzureMLBackend(Backend):
         return scope
 
     def _definition(self, run_id: str) -> Definition:
+        """The job as ARM has it; for a run ARM does not know as a job (a v1 pipeline run), an empty one, and
+        run history alone describes it."""
         definition = self._definitions.get(run_id)
         if definition is None:
-            with calls(f"reading job {run_id}"):
-                definition = self._definitions.put(
-                    run_id, Definition.of(self.workspace.ml_client.jobs.get(run_id))
-                )
+            try:
+                with calls(f"reading job {run_id}"):
+                    definition = Definition.of(self.workspace.ml_client.jobs.get(run_id))
+            except NotFound:
+                definition = Definition(name=run_id, kind="", text="")
+            self._definitions.put(run_id, definition)
         return definition
 
     def _read(self, run_id: str, scope: str, root: dict[str, Any] | None = None) -> RunInfo:
         """A run and its steps as they are now: one run-history query for a pipeline job and its steps."""
         definition = self._definition(run_id)
-        if definition.kind == "pipeline" or root is None:
+        if definition.kind in ("pipeline", "") or root is None:
             with calls(f"reading run {run_id} and its steps"):
                 family = self.history.family(scope, run_id)
             root = next((r for r in family if r.get("runId") == run_id), root)
@@ -146,6 +151,8 @@ class AzureMLBackend(Backend):
         if root is None:
             with calls(f"reading run {run_id}"):
                 root = self.history.run(run_id)
+        if not definition.kind:
+            definition = Definition.from_run_history(run_id, root, children)
         steps = self._steps(definition, root, children)
         info = run_info(
             root,
@@ -153,9 +160,13 @@ class AzureMLBackend(Backend):
             experiment_name=self._experiments.get(str(root.get("experimentId")), ""),
             url=definition.studio_url or studio_url(self.settings, run_id),
             steps=steps,
+            graph=definition.graph({s.node_id: s.id for s in steps}),
         )
-        if RunStatus.is_terminal(info.status):
+        if RunStatus.is_terminal(info.status):  # read as it ended: nothing of it is asked for again
             self._seen.put(run_id, root.get("lastModifiedUtc"))
+            self._definitions.forget(run_id)
+            for step in steps:
+                self._step_logs.forget(step.id)
         return self._latest.put(run_id, info)
 
     def _steps(self, definition: Definition, root: dict, children: list[dict]) -> tuple[StepInfo, ...]:
@@ -200,7 +211,7 @@ class AzureMLBackend(Backend):
 
     def get_graph(self, run_id: str) -> Graph:
         info = self._latest.get(run_id) or self._read(run_id, self._scope_of(run_id))
-        return self._definition(run_id).graph({s.node_id: s.id for s in info.steps or ()})
+        return info.graph or Graph(nodes=(), edges=())
 
     def get_definition(self, run_id: str) -> str:
         return self._definition(run_id).text
@@ -262,6 +273,7 @@ class AzureMLBackend(Backend):
             updated_at=created,
             url=definition.studio_url or studio_url(self.settings, job.name),
             steps=tuple(self._step(n, definition.nodes.get(n, {}), None) for n in definition.node_names()),
+            graph=definition.graph({}),
         )
         return self._latest.put(job.name, info)  # run history has no run yet: the graph comes from this
 

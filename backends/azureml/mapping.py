@@ -10,6 +10,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from backends.azureml.options import Options
+from backends.azureml.pipelines_v1 import SCHEDULE_PREFIX
 from backends.azureml.runhistory import parse_time
 from backends.base import Graph, GraphNode, RunInfo, RunStatus, StepInfo
 from backends.bindings import edges_of, topological_order
@@ -40,6 +41,16 @@ def studio_url(options: Options, run_id: str) -> str:
         f"https://ml.azure.com/runs/{run_id}?wsid=/subscriptions/{options.subscription_id}"
         f"/resourcegroups/{options.resource_group}/workspaces/{options.workspace_name}"
     )
+
+
+def schedule_of(run: dict[str, Any]) -> str:
+    """The schedule that started a run, as the mirror names it: a v2 schedule by its name, a v1 one ``v1:{id}``.
+    v2 jobs carry ``azureml.DevPlatv2``; runs of the v1 pipelines service do not."""
+    schedule = str(run.get("scheduleId") or "")
+    if not schedule:
+        return ""
+    v2 = str((run.get("properties") or {}).get("azureml.DevPlatv2", "")).lower() == "true"
+    return schedule if v2 else f"{SCHEDULE_PREFIX}{schedule}"
 
 
 def error_text(run: dict[str, Any]) -> str:
@@ -107,6 +118,23 @@ class Definition:
             continue_on_step_failure=bool(continue_on_failure),
         )
 
+    @classmethod
+    def from_run_history(
+        cls, run_id: str, root: dict[str, Any], children: list[dict[str, Any]]
+    ) -> Definition:
+        """What run history alone says of a run: its child runs as steps, in the order they started."""
+        ordered = sorted(
+            children, key=lambda c: (c.get("startTimeUtc") or c.get("createdUtc") or "", c.get("runId"))
+        )
+        return cls(
+            name=run_id,
+            kind="pipeline" if children else "command",
+            text="",
+            display_name=str(root.get("displayName") or ""),
+            description=str(root.get("description") or ""),
+            nodes={str(c.get("displayName") or c.get("runId")): {"type": "command"} for c in ordered},
+        )
+
     def node_names(self) -> list[str]:
         """The steps in the order a run goes through them: the nodes of a pipeline, or the job itself."""
         if self.kind != "pipeline":
@@ -146,6 +174,7 @@ def run_info(
     experiment_name: str,
     url: str,
     steps: tuple[StepInfo, ...] | None,
+    graph: Graph | None = None,
 ) -> RunInfo:
     """A top-level run: times and status from run history, what it is from its definition."""
     properties = run.get("properties") or {}
@@ -160,6 +189,7 @@ def run_info(
         experiment_name=experiment_name or (definition.experiment_name if definition else ""),
         description=str(run.get("description") or (definition.description if definition else "") or ""),
         published_pipeline_id=str(properties.get("azureml.pipelineid") or ""),
+        schedule_id=schedule_of(run),
         tags=tags or (dict(definition.tags) if definition else {}),
         properties={str(k): str(v) for k, v in properties.items()},
         parameters=dict(definition.inputs) if definition else {},
@@ -173,7 +203,7 @@ def run_info(
         updated_at=parse_time(run.get("lastModifiedUtc")) or parse_time(run.get("createdUtc")),
         url=url,
         steps=steps,
-        schedule_id=str(run.get("scheduleId") or properties.get("azureml.scheduleId") or ""),
+        graph=graph,
     )
 
 

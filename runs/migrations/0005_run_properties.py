@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('runs', '0004_external_urls_and_catalog'),
+        ("runs", "0004_external_urls_and_catalog"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='pipelinerun',
-            name='properties',
+            model_name="pipelinerun",
+            name="properties",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

@@ -66,6 +66,7 @@ def test_resubmitting_sends_the_job_again_under_a_new_name(replay, workspace, ad
     assert action.status == Action.Status.SUCCEEDED, action.error
     new = PipelineRun.objects.get(pk=action.outcome["run"])
     assert new.external_id == "fresh_start_0000" and new.backend == AZURE
+    assert list(new.edges.values_list("source_node", "target_node")) == [("b", "c")]  # drawn at once
     put = next(s for s in backend.workspace.recording.sent if s.method == "PUT")
     assert put.body["properties"]["jobType"] == "Pipeline"
     assert put.body["properties"]["settings"]["force_rerun"] is True

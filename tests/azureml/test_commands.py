@@ -20,7 +20,7 @@ def test_check_prints_what_the_workspace_holds(replay, capsys):
 
     out = capsys.readouterr().out
     assert f"{AZURE}: ok (azureml)" in out
-    for fact in ("region: westus", "experiments: 2", "schedules: 4 (2 enabled)", "published pipelines: 2"):
+    for fact in ("region: westus", "experiments: 3", "schedules: 4 (2 enabled)", "published pipelines: 2"):
         assert fact in out
 
 
@@ -64,7 +64,7 @@ def test_sync_prints_the_runs_it_added_and_changed(replay, redis_url, capsys):
     call_command("sync", "--backend", AZURE)
 
     first, second = capsys.readouterr().out.split(f"{AZURE}: read")[1:]
-    assert "4 added" in first and "+ test_680454434153" in first
+    assert "5 added" in first and "+ test_680454434153" in first
     assert "0 added" in second
 
 

@@ -19,7 +19,13 @@ def test_pipeline_and_command_jobs_are_runs_with_run_history_times_and_the_job_f
 
     runs = by_id(backend.list_runs(None))
 
-    assert set(runs) == {demo.RECORDED_JOB, demo.SCHEDULED_JOB, demo.RUNNING_JOB, demo.COMMAND_JOB}
+    assert set(runs) == {
+        demo.RECORDED_JOB,
+        demo.SCHEDULED_JOB,
+        demo.RUNNING_JOB,
+        demo.COMMAND_JOB,
+        demo.V1_RUN,
+    }
     recorded = runs[demo.RECORDED_JOB]
     assert recorded.status == RunStatus.FAILED and recorded.experiment_name == "azure-ai-ml"
     assert recorded.started_at == demo.T0 + timedelta(seconds=2)
@@ -145,8 +151,9 @@ def test_a_pass_with_nothing_new_asks_for_new_experiments_new_runs_and_each_acti
     assert [r.id for r in again] == [demo.RUNNING_JOB]  # the runs that ended are not read again
     assert [(m, p.rsplit("/", 1)[-1]) for m, p in asked] == [
         ("POST", "experiments:query"),  # experiments made since the last look
-        ("POST", "runs:query"),  # one experiment's new top-level runs
-        ("POST", "runs:query"),  # the other's
+        ("POST", "runs:query"),  # each experiment's new top-level runs (the demo has three)
+        ("POST", "runs:query"),
+        ("POST", "runs:query"),
         ("POST", "runs:query"),  # the active run and its steps, in one query
     ]
     family = backend.workspace.recording.sent[-1].body
@@ -272,3 +279,18 @@ def test_a_pipeline_with_many_steps_is_read_whole_across_pages(replay, workspace
     steps = backend.get_steps("wide_1")
 
     assert [s.node_id for s in steps] == nodes and all(s.id for s in steps)
+
+
+def test_a_v1_pipeline_run_is_read_from_run_history_alone_with_its_published_pipeline_and_schedule(replay):
+    backend = replay()
+
+    run = by_id(backend.list_runs(None))[demo.V1_RUN]
+    graph = backend.get_graph(demo.V1_RUN)
+
+    assert run.published_pipeline_id == demo.PUBLISHED and run.schedule_id == f"v1:{demo.DAILY}"
+    assert [s.node_id for s in run.steps] == ["score", "report"] and run.steps[0].log_names == (
+        "azureml-logs/70_driver_log.txt",
+    )
+    assert [n.node_id for n in graph.nodes] == ["score", "report"] and graph.edges == ()
+    assert backend.get_definition(demo.V1_RUN) == ""  # ARM has no such job to show
+    assert backend.get_run(demo.SCHEDULED_JOB).schedule_id == demo.SCHEDULE  # a v2 schedule

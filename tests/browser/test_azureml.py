@@ -35,7 +35,7 @@ def test_an_azure_run_beside_a_local_run_with_its_graph_log_and_studio_link(
     expect(page.locator("#run-rows")).to_contain_text(local_id)
     page.select_option("#filter-backend", AZURE)
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator("#run-rows tr")).to_have_count(4)
+    expect(page.locator("#run-rows tr")).to_have_count(5)
 
     page.locator(f"#run-{azure_run.pk} a").first.click()
     expect(page.locator("h1")).to_have_text("hello_pipeline_abc")

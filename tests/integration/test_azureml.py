@@ -78,7 +78,7 @@ def test_beat_fills_the_mirror_from_a_workspace_beside_the_local_engine_and_acti
     local_run = submit(PIPELINES / "two_steps.yml")
     wait_for(
         lambda: (
-            PipelineRun.objects.filter(backend="azure-demo").count() == 4
+            PipelineRun.objects.filter(backend="azure-demo").count() == 5
             and PipelineRun.objects.filter(backend="local", external_id=local_run).exists()
             and Schedule.objects.filter(backend="azure-demo").count() == 4
         ),
@@ -90,6 +90,13 @@ def test_beat_fills_the_mirror_from_a_workspace_beside_the_local_engine_and_acti
         lambda: ScheduleFire.objects.filter(schedule__external_id=demo.SCHEDULE).first(), what="a fire"
     )
     assert fire.run.external_id == demo.SCHEDULED_JOB  # the run the schedule started is its history
+    v1_fire = wait_for(
+        lambda: ScheduleFire.objects.filter(schedule__name="daily-scoring").first(), what="a v1 fire"
+    )
+    assert v1_fire.run.external_id == demo.V1_RUN
+    assert (
+        v1_fire.run.published_pipeline.name == "nightly-scoring"
+    )  # a published pipeline's page lists its runs
     expired = wait_for(
         lambda: BackendState.objects.filter(name="azure-expired", healthy=False).first(), what="a failure"
     )
