@@ -5,4 +5,7 @@ class DashboardConfig(AppConfig):
     name = "dashboard"
 
     def ready(self) -> None:
-        from dashboard import checks  # noqa: F401  (registers the system checks)
+        from dashboard import (
+            checks,  # noqa: F401  (registers the system checks)
+            deadline,  # noqa: F401  (bounds every SQLite query a request makes)
+        )

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "dashboard.deadline.DeadlineMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,6 +121,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"].setdefault("TEST", {}).setdefault(
         "NAME", str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+    )
+# Every web request has a deadline (dashboard/deadline.py); in the web server, PostgreSQL stops a query past it.
+REQUEST_DEADLINE_SECONDS = env_int("RUNBOARD_REQUEST_DEADLINE", 10)
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_str("RUNBOARD_WEB_PROCESS"):
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={REQUEST_DEADLINE_SECONDS * 1000}"
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

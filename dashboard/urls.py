@@ -19,5 +19,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "dashboard.views.bad_request"
 handler403 = "dashboard.views.forbidden"
 handler404 = "dashboard.views.not_found"

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from dashboard import roles
 from dashboard.models import Action
 from dashboard.paging import keyset_page
+from dashboard.params import BadParameter
 from runs.filters import known_backends
 from runs.models import PipelineRun, PublishedPipeline
 from schedules.models import Schedule
@@ -94,6 +95,13 @@ def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception and str(exception) else "You may not do that."
     return render(request, "403.html", {"message": message}, status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = (
+        str(exception) if isinstance(exception, BadParameter) else "The request could not be understood."
+    )
+    return render(request, "400.html", {"message": message}, status=400)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

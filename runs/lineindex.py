@@ -25,6 +25,7 @@ from urllib.parse import quote
 from django.conf import settings
 
 from backends.base import Backend, LogChunk
+from dashboard import deadline
 
 BLOCK = 1 << 20  # newlines are counted per block
 SCAN = 8 << 20  # bytes per read when scanning: building the index, searching, finding a long line's end
@@ -74,6 +75,7 @@ class StepLog:
         size = size or SCAN
         pos = start
         while pos < stop:
+            deadline.check()
             want = min(size, stop - pos)
             data = self.read(pos, want + overlap).data
             if not data:
@@ -85,6 +87,7 @@ class StepLog:
         """Offset of the first newline in [start, stop), or -1."""
         pos, step = start, 64 << 10  # most lines are short: look near first
         while pos < stop:
+            deadline.check()
             data = self.read(pos, min(step, stop - pos)).data
             if not data:
                 break
@@ -98,6 +101,7 @@ class StepLog:
         """Offset of the last newline before ``before``, or -1."""
         pos, step = before, 64 << 10  # most lines are short: look near first
         while pos > 0:
+            deadline.check()
             lo = max(0, pos - step)
             i = self.read(lo, pos - lo).data.rfind(b"\n")
             if i != -1:
@@ -146,6 +150,7 @@ class StepLog:
         number = first_number
         limit = stop if budget is None else min(stop, start + budget)
         while pos < limit:
+            deadline.check()
             want = min(read, stop - pos)
             data = self.read(pos, want).data
             if not data:

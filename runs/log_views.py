@@ -21,7 +21,6 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
@@ -32,7 +31,7 @@ from django.views.decorators.http import require_GET
 
 from backends.base import BackendErrorBase, BackendUnavailable
 from backends.registry import get_backend
-from dashboard import roles
+from dashboard import params, roles
 from runs.lineindex import LineIndex, StepLog
 from runs.logsearch import SearchResult, find_next, find_previous, search_log
 from runs.logtext import LineLinks, Sgr, highlighter, human_size, render_lines, render_text
@@ -85,14 +84,9 @@ class LogRequest:
             "/at/0/", "/at/{start}/"
         )
         get = request.GET
-        self.values: dict[str, int | None] = {}
-        for key in (*self.INTS, "line"):
-            raw = get.get(key, "").strip()
-            if raw and not raw.isdigit():
-                raise ValueError(f"{key} must be a whole number")
-            self.values[key] = int(raw) if raw else None
-        if self.values["line"] == 0:
-            raise ValueError("lines are numbered from 1")
+        # Offsets and line numbers are clamped to the log where they are used; here, only their form.
+        self.values: dict[str, int | None] = {key: params.whole(get.get(key), key) for key in self.INTS}
+        self.values["line"] = params.whole(get.get("line"), "line", low=1)
         self.query = get.get("q", "")[:500]
         self.case_sensitive = get.get("case") == "1"
         self.find = get.get("find", "")
@@ -131,10 +125,7 @@ class LogRequest:
 @require_GET
 @roles.require(roles.READ)
 def step_log(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResponse:
-    try:
-        log_request = LogRequest(request, pk, node_id, name)
-    except ValueError as exc:
-        return HttpResponseBadRequest(str(exc))
+    log_request = LogRequest(request, pk, node_id, name)
     try:
         if request.htmx and log_request["offset"] is not None:
             return _live_tail(request, log_request)
@@ -333,7 +324,7 @@ def _live_tail(request: HttpRequest, lr: LogRequest) -> HttpResponse:
 
 def _find(request: HttpRequest, lr: LogRequest) -> HttpResponse:
     """Go to the next (or previous) match from an offset: to its line, or back with a message."""
-    origin = lr["from"] or 0
+    origin = min(lr["from"] or 0, lr.log.stat().size)
     if lr.find == "next":
         found = find_next(lr.log, lr.query, case_sensitive=lr.case_sensitive, start=origin)
     else:
@@ -358,10 +349,7 @@ def _find(request: HttpRequest, lr: LogRequest) -> HttpResponse:
 @roles.require(roles.READ)
 def step_log_line(request: HttpRequest, pk: int, node_id: str, name: str, offset: int) -> HttpResponse:
     """The line that holds byte ``offset``, uncut (up to 4 MB shown; ``?raw=1`` streams all of it)."""
-    try:
-        lr = LogRequest(request, pk, node_id, name)
-    except ValueError as exc:
-        return HttpResponseBadRequest(str(exc))
+    lr = LogRequest(request, pk, node_id, name)
     try:
         size = lr.log.stat().size
         start = lr.log.line_start(min(offset, size))
@@ -403,10 +391,7 @@ def step_log_line(request: HttpRequest, pk: int, node_id: str, name: str, offset
 @roles.require(roles.READ)
 def step_log_download(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResponse:
     """The whole log as it is now, streamed a megabyte at a time."""
-    try:
-        lr = LogRequest(request, pk, node_id, name)
-    except ValueError as exc:
-        return HttpResponseBadRequest(str(exc))
+    lr = LogRequest(request, pk, node_id, name)
     try:
         size = lr.log.stat().size
     except BackendErrorBase as exc:

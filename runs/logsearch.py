@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from dashboard import deadline
 from runs import lineindex
 from runs.lineindex import LineIndex, StepLog
 from runs.logtext import ESCAPE, _printable
@@ -196,7 +197,7 @@ def find_next(log: StepLog, query: str, *, case_sensitive: bool, start: int, pie
     matcher = Matcher(query, case_sensitive=case_sensitive)
     piece = piece or lineindex.SCAN
     size = log.stat().size
-    for pos, data in log.scan(start, size, piece, overlap=matcher.width - 1):
+    for pos, data in log.scan(min(start, size), size, piece, overlap=matcher.width - 1):
         found = matcher.first(matcher.prepare(data), 0, min(piece, len(data)))
         if found != -1:
             return pos + found
@@ -211,8 +212,9 @@ def find_previous(
         return -1
     matcher = Matcher(query, case_sensitive=case_sensitive)
     piece = piece or lineindex.SCAN
-    hi = before
+    hi = min(before, log.stat().size)  # an offset past the end means the end: never a walk through nothing
     while hi > 0:
+        deadline.check()
         lo = max(0, hi - piece)
         data = log.read(lo, hi - lo + matcher.width - 1).data
         found = matcher.last(matcher.prepare(data), hi - lo)

@@ -110,6 +110,9 @@ class Command(BaseCommand):
         self.spawn("beat", [*celery, "beat", "-s", schedule], env)
         web = [sys.executable, "-m", "gunicorn", "dashboard.wsgi:application", "--bind", f"127.0.0.1:{port}"]
         web += ["--worker-class", "gthread", "--threads", "8", "--workers", "2"]
+        # A request stops itself at its deadline (dashboard/deadline.py); a worker that cannot answer the
+        # master for 30 s is replaced, and one told to stop has 10 s to finish its requests.
+        web += ["--timeout", "30", "--graceful-timeout", "10"]
         # gunicorn 27's control socket defaults to one path in ~ for every instance: not wanted here.
         web += ["--no-control-socket"]
         self.spawn("web", web, env)
