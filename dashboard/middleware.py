@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+
+from dashboard import params
 
 COOKIE = "tz"
 
@@ -16,11 +17,9 @@ class ViewerTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        name = unquote(request.COOKIES.get(COOKIE, ""))
-        try:
-            timezone.activate(ZoneInfo(name)) if name else timezone.deactivate()
-        except (ZoneInfoNotFoundError, ValueError):
-            timezone.deactivate()  # an unknown name: UTC, never an error page
+        zone = params.zone(unquote(request.COOKIES.get(COOKIE, "")))
+        # An unknown name (or a folder of zones, or a path): UTC, never an error page.
+        timezone.activate(zone) if zone else timezone.deactivate()
         try:
             return self.get_response(request)
         finally:

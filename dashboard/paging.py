@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Model, Q, QuerySet
 
+from dashboard import params
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -25,9 +27,13 @@ def make_cursor(row: Model, field: str) -> str:
 
 def parse_cursor(raw: str) -> tuple[datetime, int] | None:
     micros, _, pk = raw.partition("_")
-    if not (micros.isdigit() and pk.isdigit()):
+    when, key = params.whole_or_none(micros), params.whole_or_none(pk)
+    if when is None or key is None:
         return None
-    return EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    try:
+        return EPOCH + timedelta(microseconds=when), key
+    except OverflowError:  # beyond year 9999
+        return None
 
 
 def keyset_page(rows: QuerySet, cursor: str, *, field: str, size: int) -> Page:
@@ -103,15 +109,16 @@ class KeyOrder:
         """The position a cursor names, or None when it is malformed or made for another order."""
         name, _, rest = raw.partition("_")
         value, _, pk = rest.rpartition("_")
-        if name != self.name or not pk.isdigit() or not value:
+        key = params.whole_or_none(pk)
+        if name != self.name or key is None or not value:
             return None
         if value == NULL:
-            return Position(None, int(pk))
+            return Position(None, key)
         try:
             decoded = self._decode(value)
         except (ValueError, OverflowError):
             return None
-        return Position(decoded, int(pk))
+        return Position(decoded, key)
 
     def segments(self, after: Position | None) -> list[Segment]:
         """The segments still to walk after ``after``, in order."""
@@ -163,9 +170,10 @@ class KeyOrder:
 
     def _decode(self, raw: str) -> datetime | float:
         if self.kind == "time":
-            if not raw.lstrip("-").isdigit():
+            micros = params.whole_or_none(raw.removeprefix("-"))
+            if micros is None:
                 raise ValueError(raw)
-            return EPOCH + timedelta(microseconds=int(raw))
+            return EPOCH + timedelta(microseconds=-micros if raw.startswith("-") else micros)
         value = float(raw)
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(raw)

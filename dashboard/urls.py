@@ -11,7 +11,7 @@ urlpatterns = [
     path("api/", include("runs.api_urls")),
     path("schedules/", include("schedules.urls")),
     path("actions/", views.action_list, name="action_list"),
-    path("actions/<int:pk>/", views.action_detail, name="action_detail"),
+    path("actions/<id:pk>/", views.action_detail, name="action_detail"),
     path("backends/", backend_views.backend_list, name="backend_list"),
     path("backends/<str:name>/check", backend_views.backend_check, name="backend_check"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -4,5 +4,5 @@ from runs import api
 
 app_name = "api"
 urlpatterns = [
-    path("published/<int:pk>/runs", api.published_runs, name="published_runs"),
+    path("published/<id:pk>/runs", api.published_runs, name="published_runs"),
 ]

@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from backends import registry
 from backends.base import RunStatus
+from dashboard import params
 from dashboard.models import BackendState
 from dashboard.paging import EPOCH, KeyOrder, Position, Segment
 from runs.models import Pipeline, PipelineRun, RunTag
@@ -122,11 +123,11 @@ def _parse_when(raw: str, *, end: bool) -> tuple[datetime, bool]:
         day = date.fromisoformat(raw)
         if end:
             day += timedelta(days=1)  # "to 2026-05-01" takes in the whole day
-        return timezone.make_aware(datetime.combine(day, time.min)), True
+        return params.moment(timezone.make_aware(datetime.combine(day, time.min)), "date"), True
     moment = datetime.fromisoformat(raw)
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
-    return moment, False
+    return params.moment(moment, "date"), False
 
 
 class RunFilterForm(forms.Form):
@@ -158,7 +159,8 @@ class RunFilterForm(forms.Form):
         if self.pipelines is not None:
             found = next((p for p in self.pipelines if str(p.pk) == value), None)
         else:
-            found = Pipeline.objects.filter(pk=value).first() if value.isdigit() else None
+            key = params.whole_or_none(value)
+            found = Pipeline.objects.filter(pk=key).first() if key is not None else None
         if found is None:
             raise forms.ValidationError(f"No pipeline with id “{value}”.")
         return found
@@ -179,7 +181,9 @@ class RunFilterForm(forms.Form):
             return None
         try:
             return _parse_when(value, end=end)
-        except (ValueError, OverflowError):
+        except (OverflowError, params.BadParameter):
+            raise forms.ValidationError(f"“{value}” is out of the range of dates.") from None
+        except ValueError:
             raise forms.ValidationError(
                 f"Not a date: “{value}”. Write 2026-05-01 or 2026-05-01 14:30."
             ) from None

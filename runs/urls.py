@@ -9,37 +9,37 @@ urlpatterns = [
     path("runs/changes", views.run_changes, name="changes"),
     path("runs/cancel", views.run_bulk_cancel, name="bulk_cancel"),
     # a run
-    path("runs/<int:pk>/", run_views.run_detail, name="detail"),
-    path("runs/<int:pk>/cancel", run_views.run_cancel_view, name="cancel"),
-    path("runs/<int:pk>/resubmit", run_views.run_resubmit_view, name="resubmit"),
-    path("runs/<int:pk>/publish", run_views.run_publish_view, name="publish"),
-    path("runs/<int:pk>/graph/status", run_views.run_graph_status, name="graph_status"),
-    path("runs/<int:pk>/definition.yml", run_views.run_definition, name="definition"),
+    path("runs/<id:pk>/", run_views.run_detail, name="detail"),
+    path("runs/<id:pk>/cancel", run_views.run_cancel_view, name="cancel"),
+    path("runs/<id:pk>/resubmit", run_views.run_resubmit_view, name="resubmit"),
+    path("runs/<id:pk>/publish", run_views.run_publish_view, name="publish"),
+    path("runs/<id:pk>/graph/status", run_views.run_graph_status, name="graph_status"),
+    path("runs/<id:pk>/definition.yml", run_views.run_definition, name="definition"),
     # a step's log; log names may hold slashes (Azure ML's "user_logs/std_log.txt"), so the longest forms first
     path(
-        "runs/<int:pk>/steps/<str:node_id>/logs/<path:name>/at/<int:offset>/",
+        "runs/<id:pk>/steps/<str:node_id>/logs/<path:name>/at/<offset:offset>/",
         log_views.step_log_line,
         name="step_log_line",
     ),
     path(
-        "runs/<int:pk>/steps/<str:node_id>/logs/<path:name>/download",
+        "runs/<id:pk>/steps/<str:node_id>/logs/<path:name>/download",
         log_views.step_log_download,
         name="step_log_download",
     ),
-    path("runs/<int:pk>/steps/<str:node_id>/logs/<path:name>/", log_views.step_log, name="step_log"),
+    path("runs/<id:pk>/steps/<str:node_id>/logs/<path:name>/", log_views.step_log, name="step_log"),
     # pipelines
     path("pipelines/", pipeline_views.pipeline_list, name="pipeline_list"),
-    path("pipelines/<int:pk>/", pipeline_views.pipeline_detail, name="pipeline_detail"),
+    path("pipelines/<id:pk>/", pipeline_views.pipeline_detail, name="pipeline_detail"),
     # published pipelines
     path("published/", published_views.published_list, name="published_list"),
-    path("published/<int:pk>/", published_views.published_detail, name="published_detail"),
+    path("published/<id:pk>/", published_views.published_detail, name="published_detail"),
     path(
-        "published/<int:pk>/status", published_views.published_set_enabled_view, name="published_set_enabled"
+        "published/<id:pk>/status", published_views.published_set_enabled_view, name="published_set_enabled"
     ),
-    path("published/<int:pk>/runs", published_views.published_submit_view, name="published_submit"),
-    path("published/<int:pk>/tokens", published_views.token_create_view, name="token_create"),
+    path("published/<id:pk>/runs", published_views.published_submit_view, name="published_submit"),
+    path("published/<id:pk>/tokens", published_views.token_create_view, name="token_create"),
     path(
-        "published/<int:pk>/tokens/<int:token_pk>/revoke",
+        "published/<id:pk>/tokens/<id:token_pk>/revoke",
         published_views.token_revoke_view,
         name="token_revoke",
     ),

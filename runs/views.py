@@ -16,13 +16,12 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from backends import registry
 from backends.base import RunStatus
-from dashboard import roles
+from dashboard import params, roles
 from dashboard.models import BackendState
 from dashboard.paging import EPOCH
 from runs.actions import run_cancel
@@ -55,10 +54,11 @@ def _micros(moment: datetime) -> int:
 
 
 def _from_micros(raw: str) -> datetime | None:
-    if not raw.isdigit():
+    micros = params.whole_or_none(raw)
+    if micros is None:
         return None
     try:
-        return EPOCH + timedelta(microseconds=int(raw))
+        return EPOCH + timedelta(microseconds=micros)
     except OverflowError:
         return None
 
@@ -256,7 +256,7 @@ def run_changes(request: HttpRequest) -> HttpResponse:
     Answers 286 (stop polling) once nothing shown can change: no active run on screen, and not the page where
     new runs appear. The client sends what it watches, so this is a few primary-key lookups.
     """
-    ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()][:MAX_WATCHED]
+    ids = params.ids(request.GET.get("ids", "").split(","), limit=MAX_WATCHED)
     since = _from_micros(request.GET.get("since", ""))
     after_id = _whole(request.GET.get("after_id", ""))
     changed: list[PipelineRun] = []
@@ -309,8 +309,7 @@ def run_changes(request: HttpRequest) -> HttpResponse:
     return response if poll.live else stop_polling(response)
 
 
-def _whole(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() else None
+_whole = params.whole_or_none
 
 
 def _list_url(raw: str) -> str:
@@ -326,14 +325,11 @@ def _list_url(raw: str) -> str:
 
 
 def _back(request: HttpRequest) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return reverse("runs:list")
+    return params.next_url(request, request.POST.get("next"), reverse("runs:list"))
 
 
 def _ids(values: list[str]) -> list[int]:
-    return list(dict.fromkeys(int(v) for v in values if v.isdigit()))[:BULK_CAP]
+    return params.ids(values, limit=BULK_CAP)
 
 
 def _being_cancelled(run: PipelineRun) -> bool:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from backends import triggers
 from backends.base import RunStatus
-from dashboard import roles
+from dashboard import params, roles
 from runs.forms import ReasonForm
 from schedules.actions import schedule_set_enabled
 from schedules.models import Schedule, ScheduleFire
@@ -123,7 +123,7 @@ def schedule_set_enabled_view(request: HttpRequest, pk: int) -> HttpResponse:
         schedule=schedule, user=request.user, enabled=enabled, reason=form.cleaned_data.get("reason", "")
     )
     messages.info(request, f"{action.get_kind_display()} {schedule} requested (action #{action.pk}).")
-    return redirect(request.POST.get("next") or schedule.get_absolute_url())
+    return redirect(params.next_url(request, request.POST.get("next"), schedule.get_absolute_url()))
 
 
 @require_POST
@@ -131,7 +131,7 @@ def schedule_set_enabled_view(request: HttpRequest, pk: int) -> HttpResponse:
 def schedule_bulk(request: HttpRequest) -> HttpResponse:
     """First a preview of exactly what will change; then, confirmed, one action per schedule that changes."""
     enabled = request.POST.get("enabled") == "1"
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()]
+    ids = params.ids(request.POST.getlist("ids"), limit=1000)
     selected = list(Schedule.objects.filter(pk__in=ids).order_by("name"))
     if not selected:
         messages.error(request, "Select at least one schedule.")
