@@ -19,8 +19,9 @@ READ = "runs.view_pipelinerun"
 CANCEL = "runs.cancel_pipelinerun"
 RESUBMIT = "runs.resubmit_pipelinerun"
 PUBLISH = "runs.publish_pipelinerun"
-SUBMIT_PUBLISHED = "runs.submit_publishedpipeline"
+SUBMIT_PUBLISHED = "runs.submit_publishedpipeline"  # and make tokens, see and revoke one's own
 ENABLE_PUBLISHED = "runs.enable_publishedpipeline"
+MANAGE_TOKENS = "runs.manage_apitoken"  # see every user's tokens, with their owners, and revoke any
 READ_SCHEDULES = "schedules.view_schedule"
 ENABLE_SCHEDULE = "schedules.enable_schedule"
 CHECK_BACKEND = "dashboard.check_backendstate"
@@ -38,7 +39,7 @@ _READ_ALL = [
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: [*_READ_ALL, PUBLISH],
     OPERATOR: [*_READ_ALL, PUBLISH, CANCEL, RESUBMIT, SUBMIT_PUBLISHED, CHECK_BACKEND],
-    SCHEDULE_MANAGER: [*_READ_ALL, PUBLISH, ENABLE_PUBLISHED, ENABLE_SCHEDULE],
+    SCHEDULE_MANAGER: [*_READ_ALL, PUBLISH, ENABLE_PUBLISHED, ENABLE_SCHEDULE, MANAGE_TOKENS],
 }
 
 
@@ -64,12 +65,22 @@ def ensure_roles(apps) -> None:
 
 def require(permission: str) -> Callable:
     """403 (and nothing changed) unless the user holds ``permission``. Login is checked by the middleware."""
+    return require_any(permission)
+
+
+def require_any(*permissions: str) -> Callable:
+    """403 (and nothing changed) unless the user holds one of ``permissions``.
+
+    For views where what the user may do depends on the object too (their own or everyone's): the view checks
+    that after this.
+    """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if not request.user.has_perm(permission):
-                raise PermissionDenied(f"Your role does not allow this ({permission.split('.')[1]}).")
+            if not any(request.user.has_perm(permission) for permission in permissions):
+                names = " or ".join(permission.split(".")[1] for permission in permissions)
+                raise PermissionDenied(f"Your role does not allow this ({names}).")
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -4,8 +4,9 @@ address behind a proxy, and a logging filter that keeps bearer tokens out of log
 from __future__ import annotations
 
 import logging
+import math
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery.signals import after_setup_logger, after_setup_task_logger
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 # Django's own bar for a secret key (security.W009): long, varied, not one of its generated insecure keys.
 SECRET_KEY_MIN_LENGTH = 50
@@ -62,21 +64,58 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403.html", {"message": message}, status=403)
 
 
+def _attempt_time(request: HttpRequest) -> datetime:
+    # django-axes' clock for this request: it counts the cool-off window back from it.
+    return getattr(request, "axes_attempt_time", None) or timezone.now()
+
+
+def lockout_ends_at(request: HttpRequest, credentials: dict | None = None) -> datetime:
+    """When the lockout of this login (its username from its address) lifts.
+
+    django-axes counts the failures recorded within the cool-off before now; the lockout lifts once those left
+    in that window fall below the limit. Attempts refused while locked are not recorded
+    (AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False), so this is the cool-off after the failure that
+    reached the limit, however often the user tried since.
+    """
+    from axes.handlers.proxy import AxesProxyHandler
+    from axes.helpers import get_cool_off, get_failure_limit
+
+    cool_off = get_cool_off(request) or timedelta(0)
+    limit = get_failure_limit(request, credentials)
+    ends = _attempt_time(request)
+    # One row per user agent: trying from several browsers makes several rows, each leaving the window in turn.
+    for attempts in AxesProxyHandler.get_implementation().get_user_attempts(request, credentials):
+        rows = attempts.order_by("attempt_time").values_list("attempt_time", "failures_since_start")
+        left = sum(failures for _, failures in rows)
+        for attempt_time, failures in rows:
+            if left < limit:
+                break
+            left -= failures
+            ends = max(ends, attempt_time + cool_off)
+    return ends
+
+
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
 ) -> HttpResponse:
-    """The page a locked-out login gets (django-axes' AXES_LOCKOUT_CALLABLE): 429, wait and try again."""
-    from axes.helpers import get_cool_off
-
-    cool_off = get_cool_off(request) or timedelta(0)
-    minutes = max(1, round(cool_off.total_seconds() / 60))
+    """The page a locked-out login gets (django-axes' AXES_LOCKOUT_CALLABLE): 429, and when to try again."""
+    ends = lockout_ends_at(request, credentials)
+    seconds = max(1, math.ceil((ends - _attempt_time(request)).total_seconds()))
+    # Shown to the minute, rounded up: trying at the time shown must work.
+    retry_at = ends.replace(second=0, microsecond=0)
+    if retry_at < ends:
+        retry_at += timedelta(minutes=1)
     response = TemplateResponse(
         request,
         "registration/lockout.html",
-        {"cool_off_minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        {
+            "retry_at": retry_at,
+            "retry_minutes": math.ceil(seconds / 60),
+            "failure_limit": settings.AXES_FAILURE_LIMIT,
+        },
         status=429,
     )
-    response["Retry-After"] = str(max(1, int(cool_off.total_seconds())))
+    response["Retry-After"] = str(seconds)
     return response.render()
 
 

@@ -191,6 +191,9 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# The cool-off counts from the lockout, not from the latest try: attempts refused while locked are not recorded
+# (axes' default records them, which restarts the 15 minutes on each one).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "dashboard.security.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "dashboard.security.client_ip"
 

@@ -122,6 +122,8 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Without it a user sees and revokes only the tokens they made (dashboard/roles.py: MANAGE_TOKENS).
+        permissions = [("manage_apitoken", "Can see and revoke every user's tokens of published pipelines")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

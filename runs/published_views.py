@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,7 +16,7 @@ from runs.actions import published_set_enabled, published_submit_action
 from runs.filters import known_backends
 from runs.forms import ReasonForm, SubmitPublishedForm, TokenForm
 from runs.models import ApiToken, PublishedPipeline
-from runs.tokens import token_create, token_revoke
+from runs.tokens import token_create, token_may_revoke, token_revoke, tokens_visible_to
 
 RUNS_SHOWN = 50
 NEW_TOKEN_KEY = "new-token"
@@ -42,11 +43,14 @@ def published_list(request: HttpRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, published: PublishedPipeline, **extra) -> dict:
     user = request.user
     can_submit = user.has_perm(roles.SUBMIT_PUBLISHED)
+    sees_all_tokens = user.has_perm(roles.MANAGE_TOKENS)
     return {
         "published": published,
         "runs": list(published.runs.newest_first()[:RUNS_SHOWN]),
         "endpoint": request.build_absolute_uri(reverse("api:published_runs", args=[published.pk])),
-        "tokens": list(published.tokens.select_related("created_by", "revoked_by")) if can_submit else [],
+        "tokens": list(tokens_visible_to(user, published)),
+        "sees_all_tokens": sees_all_tokens,
+        "shows_tokens": can_submit or sees_all_tokens,
         "actions": list(
             Action.objects.filter(
                 target_type="published", backend=published.backend, target_id=published.external_id
@@ -132,10 +136,15 @@ def token_create_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@roles.require(roles.SUBMIT_PUBLISHED)
+@roles.require_any(roles.SUBMIT_PUBLISHED, roles.MANAGE_TOKENS)
 def token_revoke_view(request: HttpRequest, pk: int, token_pk: int) -> HttpResponse:
     published = _get(pk)
-    token = get_object_or_404(ApiToken, pk=token_pk, published_pipeline=published)
+    token = get_object_or_404(
+        ApiToken.objects.select_related("created_by"), pk=token_pk, published_pipeline=published
+    )
+    if not token_may_revoke(request.user, token):
+        raise PermissionDenied("You may revoke only the tokens you made.")
     token_revoke(token=token, user=request.user)
-    messages.info(request, f"Token {token} revoked.")
+    owner = "" if token.created_by_id == request.user.pk else f" of {token.created_by or 'a deleted user'}"
+    messages.info(request, f"Token {token}{owner} revoked.")
     return redirect(published)

@@ -1,12 +1,18 @@
-"""Bearer tokens for published pipelines' endpoints: made random, shown once, kept only as a digest."""
+"""Bearer tokens for published pipelines' endpoints: made random, shown once, kept only as a digest.
+
+A token belongs to the user who made it: it submits runs as them, so others may not see or revoke it, except
+users who manage every token (roles.MANAGE_TOKENS: schedule managers, superusers).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from dashboard import roles
 from runs.models import ApiToken, PublishedPipeline
 
 PREFIX = "rbp_"
@@ -42,7 +48,24 @@ def token_authenticate(raw: str, published: PublishedPipeline) -> ApiToken | Non
     return token
 
 
+def tokens_visible_to(user, published: PublishedPipeline) -> QuerySet[ApiToken]:
+    """The published pipeline's tokens this user may see: every one, their own, or none."""
+    tokens = published.tokens.select_related("created_by", "revoked_by")
+    if user.has_perm(roles.MANAGE_TOKENS):
+        return tokens
+    if user.has_perm(roles.SUBMIT_PUBLISHED):
+        return tokens.filter(created_by_id=user.pk)
+    return tokens.none()
+
+
+def token_may_revoke(user, token: ApiToken) -> bool:
+    if user.has_perm(roles.MANAGE_TOKENS):
+        return True
+    return token.created_by_id == user.pk and user.has_perm(roles.SUBMIT_PUBLISHED)
+
+
 def token_revoke(*, token: ApiToken, user) -> None:
+    """Revoke it, recording who did. Callers check token_may_revoke first: the owner is not always the user."""
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=user
     )

@@ -1,9 +1,13 @@
 """Every role against every action: allowed ones record an Action that reaches the backend; forbidden ones
-get a 403 and change nothing (no Action, no token, no backend call, no mirror change)."""
+get a 403 and change nothing (no Action, no token, no backend call, no mirror change).
+
+Objects with an owner: tokens are owned (a user acts on their own, managers on all); runs and published
+pipelines are not (see MATRIX); actions are an audit trail that no one changes."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
@@ -20,14 +24,21 @@ pytestmark = pytest.mark.django_db
 ROLES = ["stranger", "viewer", "operator", "schedule-manager", "superuser"]
 # action -> the roles allowed to do it
 MATRIX = {
+    # Runs are not owned: cancelling and resubmitting are an operator's rights over every run, so the run here
+    # was submitted by someone else and only the role decides.
     "cancel": {"operator", "superuser"},
     "resubmit": {"operator", "superuser"},
     "publish": {"viewer", "operator", "schedule-manager", "superuser"},
+    # Published pipelines are not owned either: published_by only records who published one. The ones here
+    # were published by someone else, and only the role decides who switches them, submits or makes tokens.
     "disable_published": {"schedule-manager", "superuser"},
     "enable_published": {"schedule-manager", "superuser"},
     "submit_published": {"operator", "superuser"},
     "create_token": {"operator", "superuser"},
-    "revoke_token": {"operator", "superuser"},
+    # Tokens are owned: a token submits runs as the user who made it. They revoke it, and so does anyone who
+    # manages every token (schedule managers, superusers); another operator may not.
+    "revoke_own_token": {"operator", "schedule-manager", "superuser"},
+    "revoke_others_token": {"schedule-manager", "superuser"},
 }
 READ_PAGES = ["runs:list", "runs:published_list", "action_list"]
 EXPECTED_CALL = {
@@ -45,15 +56,22 @@ def world(configure_backends, django_user_model):
     configure_backends({"rec": {"engine": "tests.fakes.RecordingBackend"}})
     RecordingBackend.calls = []
     run = PipelineRun.objects.create(
-        backend="rec", external_id="run-1", status="Running", created_at=timezone.now(), display_name="r"
+        backend="rec",
+        external_id="run-1",
+        status="Running",
+        created_at=timezone.now(),
+        display_name="r",
+        submitted_by="someone-else",
     )
-    active = PublishedPipeline.objects.create(backend="rec", external_id="pub-a", name="a", parameters={})
+    active = PublishedPipeline.objects.create(
+        backend="rec", external_id="pub-a", name="a", parameters={}, published_by="someone-else"
+    )
     disabled = PublishedPipeline.objects.create(
-        backend="rec", external_id="pub-d", name="d", status="Disabled"
+        backend="rec", external_id="pub-d", name="d", status="Disabled", published_by="someone-else"
     )
     owner = make_user(django_user_model, "token-owner", "operator")
     token, _ = token_create(published=active, user=owner, name="ci")
-    return {"run": run, "active": active, "disabled": disabled, "token": token}
+    return {"run": run, "active": active, "disabled": disabled, "token": token, "owner": owner}
 
 
 def _user(role: str, django_user_model):
@@ -63,7 +81,7 @@ def _user(role: str, django_user_model):
 
 
 def _request(client, action: str, w: dict):
-    run, active, disabled, token = w["run"], w["active"], w["disabled"], w["token"]
+    run, active, disabled = w["run"], w["active"], w["disabled"]
     posts = {
         "cancel": (reverse("runs:cancel", args=[run.pk]), {"reason": "r"}),
         "resubmit": (reverse("runs:resubmit", args=[run.pk]), {"mode": "all"}),
@@ -72,7 +90,8 @@ def _request(client, action: str, w: dict):
         "enable_published": (reverse("runs:published_set_enabled", args=[disabled.pk]), {"enabled": "1"}),
         "submit_published": (reverse("runs:published_submit", args=[active.pk]), {"experiment": "e"}),
         "create_token": (reverse("runs:token_create", args=[active.pk]), {"name": "new"}),
-        "revoke_token": (reverse("runs:token_revoke", args=[active.pk, token.pk]), {}),
+        "revoke_own_token": (reverse("runs:token_revoke", args=[active.pk, w["own_token"].pk]), {}),
+        "revoke_others_token": (reverse("runs:token_revoke", args=[active.pk, w["token"].pk]), {}),
     }
     url, data = posts[action]
     return client.post(url, data)
@@ -89,7 +108,10 @@ def _snapshot(w: dict) -> tuple:
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", sorted(MATRIX))
 def test_the_role_matrix(role, action, world, client, django_user_model, django_capture_on_commit_callbacks):
-    client.force_login(_user(role, django_user_model))
+    user = _user(role, django_user_model)
+    # Made while the user held a role that makes tokens: what they may do with it now depends on their role.
+    world["own_token"], _ = token_create(published=world["active"], user=user, name="mine")
+    client.force_login(user)
     before = _snapshot(world)
 
     with django_capture_on_commit_callbacks(execute=False) as enqueued:
@@ -111,7 +133,9 @@ def test_the_role_matrix(role, action, world, client, django_user_model, django_
     elif action == "create_token":
         assert ApiToken.objects.filter(name="new").exists()
     else:
-        assert ApiToken.objects.get(pk=world["token"].pk).revoked_at is not None
+        revoked = world["own_token"] if action == "revoke_own_token" else world["token"]
+        assert list(ApiToken.objects.filter(revoked_at__isnull=False)) == [revoked]
+        assert ApiToken.objects.get(pk=revoked.pk).revoked_by == user
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -161,3 +185,63 @@ def test_published_page_controls_follow_the_role(
     page = client.get(world["active"].get_absolute_url()).content.decode()
     assert ("Create token" in page) is sees_tokens
     assert (">Disable<" in page) is sees_disable
+
+
+@pytest.mark.parametrize(
+    ("role", "sees"),
+    [
+        ("viewer", set()),
+        ("operator", {"mine"}),
+        ("schedule-manager", {"mine", "ci"}),
+        ("superuser", {"mine", "ci"}),
+    ],
+)
+def test_a_user_sees_only_their_own_tokens_and_managers_see_everyones_by_owner(
+    role, sees, world, client, django_user_model
+):
+    user = _user(role, django_user_model)
+    token_create(published=world["active"], user=user, name="mine")
+    client.force_login(user)
+
+    response = client.get(world["active"].get_absolute_url())
+
+    page = response.content.decode()
+    assert {token.name for token in response.context["tokens"]} == sees
+    assert (world["token"].prefix in page) is ("ci" in sees)
+    if "ci" in sees:
+        assert '<td class="owner">token-owner</td>' in page
+        assert f'<td class="owner">{user.username}</td>' in page
+    else:
+        assert "token-owner" not in page and "<th>Owner</th>" not in page
+
+
+def test_a_manager_revoking_someone_elses_token_is_named_on_the_owners_page(world, client, django_user_model):
+    manager = _user("schedule-manager", django_user_model)
+    client.force_login(manager)
+    client.post(reverse("runs:token_revoke", args=[world["active"].pk, world["token"].pk]))
+
+    client.force_login(world["owner"])
+    page = client.get(world["active"].get_absolute_url()).content.decode()
+
+    assert "by user-schedule-manager" in page
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_one_changes_or_cancels_an_action_someone_else_requested(role, world, client, django_user_model):
+    # Actions are an audit trail: every role that reads it reads all of it, and no page or admin form edits it.
+    action = Action.objects.create(
+        kind=Action.Kind.CANCEL_RUN,
+        backend="rec",
+        target_type="run",
+        target_id="run-1",
+        requested_by=world["owner"],
+    )
+    client.force_login(_user(role, django_user_model))
+    before = list(Action.objects.values())
+
+    for url in (reverse("action_detail", args=[action.pk]), reverse("action_list")):
+        for send in (client.post, client.put, client.patch, client.delete):
+            assert send(url, {"status": "failed"}).status_code == 405, (send.__name__, url)
+
+    assert list(Action.objects.values()) == before
+    assert not admin.site.is_registered(Action)

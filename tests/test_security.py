@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from axes.utils import reset
@@ -152,7 +152,7 @@ def test_five_bad_passwords_lock_the_username_out_even_with_the_right_one(client
 
     assert response.status_code == 429
     page = response.content.decode()
-    assert "Too many failed log-ins" in page and "wait 15 minutes and try again" in page
+    assert "Too many failed log-ins" in page and "in 15 minutes." in page
     assert "_auth_user_id" not in client.session
     assert directives(response) == EXPECTED_CSP
 
@@ -197,6 +197,76 @@ def test_the_lockout_lifts_after_the_cool_off(client, admin_user, settings):
 
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(admin_user.pk)
+
+
+class Clock:
+    """A stand-in for django.utils.timezone.now that moves only when told to."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    monkeypatch.setattr("django.utils.timezone.now", clock.now)
+    # django-axes stamps each attempt with a `now` it imported by name.
+    monkeypatch.setattr("axes.handlers.proxy.now", clock.now)
+    return clock
+
+
+@pytest.mark.django_db
+def test_attempts_while_locked_out_do_not_extend_the_lockout(client, admin_user, clock):
+    fail(client)  # locked out at 09:00
+    for minutes in (5, 5, 4):
+        clock.advance(minutes=minutes)
+        assert log_in(client, "wrong-password").status_code == 429
+    clock.advance(seconds=59)  # 09:14:59
+    assert log_in(client, PASSWORD).status_code == 429
+
+    clock.advance(
+        seconds=2
+    )  # 09:15:01: fifteen minutes after the lockout began, two seconds after the last try
+    response = log_in(client, PASSWORD)
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(admin_user.pk)
+
+
+@pytest.mark.django_db
+def test_the_lockout_page_says_when_to_try_again(client, admin_user, clock):
+    fail(client)  # locked out at 09:00
+    clock.advance(minutes=6)
+    assert log_in(client, "wrong-password").status_code == 429
+
+    response = log_in(client, PASSWORD)
+
+    page = response.content.decode()
+    assert "Try again at 09:15 UTC, in 9 minutes." in page
+    assert response["Retry-After"] == str(9 * 60)
+
+
+@pytest.mark.django_db
+def test_the_time_shown_holds_when_the_failures_came_from_two_browsers(client, admin_user, clock):
+    # django-axes keeps a row per user agent; each row's failures stop counting 15 minutes after its last one.
+    for _ in range(3):
+        log_in(client, "wrong-password", HTTP_USER_AGENT="browser-a")  # 09:00
+    clock.advance(minutes=5)
+    for _ in range(2):
+        response = log_in(client, "wrong-password", HTTP_USER_AGENT="browser-b")  # 09:05: locked out
+
+    assert response.status_code == 429
+    assert "Try again at 09:15 UTC, in 10 minutes." in response.content.decode()
+    clock.advance(minutes=9, seconds=59)
+    assert log_in(client, PASSWORD, HTTP_USER_AGENT="browser-b").status_code == 429
+    clock.advance(seconds=2)
+    assert log_in(client, PASSWORD, HTTP_USER_AGENT="browser-b").status_code == 302
 
 
 @pytest.mark.django_db
