@@ -7,6 +7,7 @@ import json
 import pytest
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from backends.base import RunStatus
 from dashboard.models import Action
@@ -184,9 +185,17 @@ def test_tokens_are_stored_hashed_shown_once_and_listed_with_their_last_use(clie
     stored = ApiToken.objects.get(name="nightly")
     assert secret not in (stored.digest, stored.prefix) and len(stored.digest) == 64
     page = client.get(published.get_absolute_url()).content.decode()
-    assert secret not in page and stored.prefix in page and "never" in page
+    assert secret not in page and stored.prefix in page and "<td>never</td>" in token_row(page, stored)
     call(client, published, secret)
-    assert "never" not in client.get(published.get_absolute_url()).content.decode().split("tokens")[-1]
+    stored.refresh_from_db()
+    row = token_row(client.get(published.get_absolute_url()).content.decode(), stored)
+    assert stored.last_used_at is not None and "never" not in row
+    assert timezone.localtime(stored.last_used_at).strftime("%Y-%m-%d %H:%M:%S") in row
+
+
+def token_row(page: str, token: ApiToken) -> str:
+    start = page.index(f'<tr id="token-{token.pk}">')
+    return page[start : page.index("</tr>", start)]
 
 
 def test_revoking_a_token_stops_it(client, published, token, operator):
