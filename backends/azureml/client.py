@@ -254,16 +254,26 @@ def translate(exc: Exception, where: str) -> Exception:
 
 
 def _ml_message(exc: Exception) -> str:
-    """azure-ai-ml's validation errors are JSON ({"errors": [{"message", "path"}]}): their messages, joined."""
+    """azure-ai-ml's validation errors hold JSON ({"errors": [{"message", "path"}]}), alone or amid advice:
+    their messages, joined on one line, each cut short (a schema error can run to a page)."""
     text = str(getattr(exc, "message", "") or exc).strip()
     try:
-        found = json.loads(text)
+        found = json.loads(text[text.index("{") : text.rindex("}") + 1])
     except ValueError:
-        return text
+        found = None
     errors = found.get("errors") if isinstance(found, dict) else None
-    if not errors:
-        return text
-    return "; ".join(f"{e.get('path', '')}: {e.get('message', '')}".strip(": ") for e in errors)
+    if isinstance(errors, list) and errors:
+        text = "; ".join(
+            f"{e.get('path', '')}: {_shortened(str(e.get('message', '')))}".strip(": ")
+            for e in errors
+            if isinstance(e, dict)
+        )
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _shortened(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _first_line(exc: Exception) -> str:
@@ -277,11 +287,14 @@ def calls(where: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
+        from azure.ai.ml.exceptions import MlException
+        from marshmallow import ValidationError
+
+        # The SDK's own checks of what it is given, whose words are JSON: MlException (an AzureError, whose
+        # first line is a lone "{"), and marshmallow's error, which its schema checks (load_job's) raise.
+        if isinstance(exc, MlException | ValidationError):
+            raise BackendError(f"{where}: {_ml_message(exc)}") from exc
         translated = translate(exc, where)
         if translated is exc:
-            from azure.ai.ml.exceptions import MlException
-
-            if isinstance(exc, MlException):
-                raise BackendError(f"{where}: {_ml_message(exc)}") from exc
             raise
         raise translated from exc

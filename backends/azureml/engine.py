@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
+from ruamel.yaml.error import YAMLError
 
+from backends import yamlfile
 from backends.azureml import options as azure_options
 from backends.azureml.cache import Memo
 from backends.azureml.client import Workspace, calls
@@ -26,6 +28,7 @@ from backends.base import (
     CheckResult,
     Conflict,
     Graph,
+    InvalidParameters,
     LogChunk,
     NotFound,
     PublishedPipelineInfo,
@@ -246,6 +249,15 @@ class AzureMLBackend(Backend):
         """A CLI v2 job or pipeline YAML, as ``az ml job create -f`` sends it."""
         from azure.ai.ml import load_job
 
+        # The SDK reads YAML without limits: a file past the local engine's is refused before it reaches it.
+        budget = yamlfile.Budget()
+        try:
+            yamlfile.parse(yamlfile.read_text(path, path, budget), path, budget)
+        except yamlfile.YamlRefused as exc:
+            raise InvalidParameters(str(exc)) from None
+        except YAMLError as exc:
+            line, message = yamlfile.error_line_and_message(exc)
+            raise InvalidParameters(f"{path}:{line}: {message}") from None
         # As `az ml job create -f FILE --set inputs.x=v` does: the values override the file's as it loads.
         overrides = [{f"inputs.{key}": value} for key, value in parameters.items()]
         if experiment:

@@ -24,10 +24,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 
-from backends import triggers
+from backends import triggers, yamlfile
 from backends.local.spec import (
     _REMOTE,
     PATH_TYPES,
@@ -150,7 +149,10 @@ class ScheduleSpec:
 
 
 def load_schedule(path: str | os.PathLike, now: datetime) -> ScheduleSpec:
-    """Load and check a schedule file; SpecError lists every problem found (FileNotFoundError if it is missing).
+    """Load and check a schedule file and its pipeline; SpecError lists every problem found.
+
+    A file past one of backends.yamlfile's limits is refused at once; the schedule and its pipeline share one
+    budget.
 
     ``now`` (aware) stands in for a missing start_time, as Azure ML takes the time the schedule is created.
     """
@@ -174,6 +176,7 @@ class _Loader:
         self.shown = os.fspath(path)
         self.path = Path(os.path.abspath(path))
         self.now = now
+        self.budget = yamlfile.Budget()
         self.problems: list[SpecProblem] = []
         # Fields with a problem already, so that a check further on does not report them twice.
         self.reported: set[str] = set()
@@ -183,8 +186,11 @@ class _Loader:
         self.reported.add(where)
 
     def load(self) -> ScheduleSpec | None:
-        text = self.path.read_text(encoding="utf-8")
-        doc = self.parse(text)
+        try:
+            text = yamlfile.read_text(self.path, self.shown, self.budget)
+            doc = self.parse(text)
+        except yamlfile.YamlRefused as refused:
+            raise SpecError.refusing(refused) from None
         if doc is _BAD:
             return None
         if doc is None:
@@ -211,13 +217,10 @@ class _Loader:
 
     def parse(self, text: str) -> Any:
         try:
-            return YAML(typ="rt").load(text)
-        except MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            detail = f"{error.problem} ({error.context})" if error.context else str(error.problem)
-            self.problem(mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {detail}")
+            return yamlfile.parse(text, self.shown, self.budget)
         except YAMLError as error:
-            self.problem(1, "yaml", f"invalid YAML: {error}")
+            line, message = yamlfile.error_line_and_message(error)
+            self.problem(line, "yaml", message)
         return _BAD
 
     # --- the CLI v2 form ---------------------------------------------------------------------------------------
@@ -371,7 +374,9 @@ class _Loader:
             self.problem(line, where, f"pipeline file '{ref}' not found ({os.path.normpath(path)})")
             return None
         try:
-            return load_pipeline(os.path.normpath(os.path.join(os.path.dirname(self.shown), local)))
+            return load_pipeline(
+                os.path.normpath(os.path.join(os.path.dirname(self.shown), local)), self.budget
+            )
         except SpecError as error:
             self.problems.extend(error.problems)  # each names the pipeline file and its own line
             self.reported.add(where)

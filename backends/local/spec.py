@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from backends import yamlfile
 from backends.bindings import (
     INPUT_REF,
     NAME,
@@ -43,18 +43,23 @@ _BAD = object()  # a value that was reported as a problem
 class SpecProblem(NamedTuple):
     file: str
     line: int  # 1-based; 0 when the problem is not in a file (e.g. a parameter given on a command line)
-    field: str
+    field: str  # "" when the problem is the file's as a whole (missing, too big, not text)
     message: str
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
 class SpecError(ValueError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(map(str, self.problems)))
+
+    @classmethod
+    def refusing(cls, refused: yamlfile.YamlRefused) -> SpecError:
+        """A file past a limit (or unreadable): its one problem, reported alone."""
+        return cls([SpecProblem(refused.file, refused.line, refused.field, refused.message)])
 
 
 @dataclass
@@ -188,9 +193,13 @@ class PipelineSpec:
         )
 
 
-def load_pipeline(path: str | os.PathLike) -> PipelineSpec:
-    """Load and check a pipeline file; SpecError lists every problem found."""
-    loader = _Loader()
+def load_pipeline(path: str | os.PathLike, budget: yamlfile.Budget | None = None) -> PipelineSpec:
+    """Load and check a pipeline file; SpecError lists every problem found.
+
+    A file past one of backends.yamlfile's limits (its component files too) is refused alone, at once.
+    ``budget`` is what a load that reads this file among others (a schedule's) has left to spend.
+    """
+    loader = _Loader(budget or yamlfile.Budget())
     spec = loader.pipeline(path)
     if loader.problems or spec is None:
         # The pipeline file's problems first, then each component file's, each in line order.
@@ -351,7 +360,8 @@ class _Job:
 class _Loader:
     """Reads one pipeline and the component files it uses, collecting problems instead of stopping at one."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: yamlfile.Budget) -> None:
+        self.budget = budget
         self.problems: list[SpecProblem] = []
         self.file = _File("", Path())
         self.components: dict[Path, _Component | None] = {}
@@ -365,20 +375,19 @@ class _Loader:
         """The file's text and YAML (``_BAD`` when it is not YAML); problems meanwhile are reported in it."""
         outer, self.file = self.file, file
         try:
-            text = file.path.read_text(encoding="utf-8")
+            text = yamlfile.read_text(file.path, file.shown, self.budget)
             yield text, self.parse(text)
+        except yamlfile.YamlRefused as refused:
+            raise SpecError.refusing(refused) from None
         finally:
             self.file = outer
 
     def parse(self, text: str) -> Any:
         try:
-            return YAML(typ="rt").load(text)
-        except MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            detail = f"{error.problem} ({error.context})" if error.context else str(error.problem)
-            self.problem(mark.line + 1 if mark else 1, "yaml", f"invalid YAML: {detail}")
+            return yamlfile.parse(text, self.file.shown, self.budget)
         except YAMLError as error:
-            self.problem(1, "yaml", f"invalid YAML: {error}")
+            line, message = yamlfile.error_line_and_message(error)
+            self.problem(line, "yaml", message)
         return _BAD
 
     def value(self, node: dict, prefix: str, key: str, expected: str, default: Any = None) -> Any:
@@ -411,7 +420,10 @@ class _Loader:
             if doc is _BAD:
                 return None
             if not isinstance(doc, dict):
-                self.problem(_line(doc), "(root)", "expected a mapping of pipeline fields (type, jobs, ...)")
+                empty = "empty file: " if doc is None else ""
+                self.problem(
+                    _line(doc), "(root)", f"{empty}expected a mapping of pipeline fields (type, jobs, ...)"
+                )
                 return None
             return self.pipeline_spec(file, text, doc)
 
@@ -575,7 +587,10 @@ class _Loader:
 
     def component(self, doc: Any, prefix: str, path: str | None) -> _Component | None:
         if not isinstance(doc, dict):
-            self.problem(_line(doc), prefix.rstrip(".") or "(root)", "expected a command component mapping")
+            empty = "empty file: " if doc is None else ""
+            self.problem(
+                _line(doc), prefix.rstrip(".") or "(root)", f"{empty}expected a command component mapping"
+            )
             return None
         if doc.get("type", "command") != "command":
             message = f"component type {doc['type']!r} is not supported by the local engine (only command)"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from backends.azureml import compose, demo
 from backends.base import RunStatus
@@ -12,6 +12,7 @@ from dashboard.models import Action
 from runs.actions import run_cancel, run_resubmit
 from runs.models import PipelineRun
 from runs.sync import sync_backend
+from tests import hostile
 from tests.azureml.conftest import AZURE, sent
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +94,45 @@ def test_submit_sends_the_same_cli_v2_file_to_a_workspace(replay, workspace, tmp
     assert put.body["properties"]["command"] == 'python -c "print(${{inputs.n}})"'
     assert put.body["properties"]["inputs"]["n"]["value"] == "5"
     assert put.body["properties"]["experimentName"] == "cli-test"
+
+
+def test_submit_refuses_a_file_past_a_limit_before_the_sdk_reads_it(replay, tmp_path):
+    backend = replay()
+    path = hostile.billion_laughs(tmp_path)
+
+    with pytest.raises(CommandError) as caught:
+        call_command("submit", str(path), "--backend", AZURE)
+
+    assert str(caught.value).startswith(f"{path}:6: yaml: alias *e: exceeds the limit of 100,000 values")
+    assert not [m for m, _ in sent(backend) if m == "PUT"]
+
+
+def test_submit_says_on_one_line_why_the_sdk_rejects_a_file(replay, tmp_path):
+    replay()
+    job = tmp_path / "job.yml"
+    job.write_text(
+        "command: echo ${{inputs.n}}\ninputs:\n  n:\n    type: integer\n    value: 3\n"
+        "environment: azureml:AzureML-sklearn-1.5@latest\ncompute: azureml:cpu-cluster\n"
+    )
+
+    with pytest.raises(CommandError) as caught:
+        call_command("submit", str(job), "--backend", AZURE)
+
+    message = str(caught.value)
+    assert message.startswith(f"submitting {job}: ") and "CommandJobSchema" in message
+    assert "\n" not in message and len(message) < 400
+
+
+def test_submit_says_on_one_line_why_the_sdk_will_not_send_a_job(replay, tmp_path):
+    backend = replay()
+    job = tmp_path / "pipeline.yml"
+    job.write_text(
+        "type: pipeline\njobs:\n  train:\n    type: command\n    command: echo hi\n"
+        "    environment: azureml:AzureML-sklearn-1.5@latest\n"
+    )
+
+    with pytest.raises(CommandError) as caught:
+        call_command("submit", str(job), "--backend", AZURE)
+
+    assert str(caught.value) == f"submitting {job}: jobs.train.compute: Compute not set"
+    assert not [m for m, _ in sent(backend) if m == "PUT"]

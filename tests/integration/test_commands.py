@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from runs.models import PipelineRun
 from tests.conftest import ROOT, _database_url
-from tests.integration.helpers import EXAMPLES, PIPELINES
+from tests.integration.helpers import EXAMPLES, PIPELINES, manage
 
 BAD = ROOT / "tests" / "unit" / "pipelines"
-
-
-def manage(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_validate_prints_the_steps_and_edges_of_a_good_file():

@@ -616,11 +616,6 @@ jobs:
     assert "pipeline.yml:6: jobs.a.code: code folder './src' not found" in message
 
 
-def test_it_raises_file_not_found_for_a_missing_pipeline_file() -> None:
-    with pytest.raises(FileNotFoundError):
-        load_pipeline(PIPELINES / "no-such-pipeline.yml")
-
-
 def test_a_problem_reads_as_file_line_field_message() -> None:
     problem = SpecProblem("p.yml", 7, "jobs.tune.type", "not supported")
 

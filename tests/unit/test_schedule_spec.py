@@ -187,11 +187,6 @@ def test_it_round_trips_through_a_dict() -> None:
         assert again == spec
 
 
-def test_it_raises_file_not_found_for_a_missing_schedule_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        load_schedule(tmp_path / "nope.yml", NOW)
-
-
 # --- the v1 form --------------------------------------------------------------------------------------------
 
 

@@ -36,8 +36,6 @@ class Command(BaseCommand):
             schedule = register_schedule_file(file)
         except SpecError as exc:
             raise CommandError(str(exc)) from None
-        except FileNotFoundError:
-            raise CommandError(f"{file}: no such file") from None
         engine = get_backend("local")
         mirror_schedule(engine, engine._schedule_info(schedule))
         state = "enabled" if schedule.enabled else "disabled"

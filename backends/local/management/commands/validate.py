@@ -21,10 +21,9 @@ class Command(BaseCommand):
         for path in pipelines:
             try:
                 spec = load_pipeline(path)
-            except FileNotFoundError as error:
-                self.stderr.write(f"{path}: no such file ({error.filename})")
-                failed += 1
             except SpecError as error:
+                if len(pipelines) == 1:  # its problems alone; a count of one adds nothing
+                    raise CommandError(str(error)) from None
                 self.stderr.write(str(error))
                 failed += 1
             else:
