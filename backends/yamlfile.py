@@ -27,8 +27,8 @@ from ruamel.yaml.scanner import RoundTripScanner
 
 MAX_FILE_BYTES = 1_000_000
 MAX_LOAD_BYTES = 4_000_000  # every file of one load together
-MAX_DEPTH = 100  # mappings and lists inside one another
-MAX_NODES = 100_000  # values of one load, each alias counted as a copy of what it names
+MAX_DEPTH = 64  # mappings and lists inside one another
+MAX_NODES = 50_000  # values of one load, each alias counted as a copy of what it names
 
 __all__ = [
     "MAX_DEPTH",

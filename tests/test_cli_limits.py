@@ -5,7 +5,6 @@ Every refusal is one line naming the file and what is wrong with it, and exit st
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,8 +48,8 @@ def refusal(*args: str, env: dict[str, str]) -> tuple[str, float]:
 @pytest.mark.parametrize(
     ("write", "where", "problem"),
     [
-        (hostile.billion_laughs, ":6", "yaml: alias *e: exceeds the limit of 100,000 values"),
-        (hostile.deep, ":1", "yaml: nests deeper than the limit of 100 levels"),
+        (hostile.billion_laughs, ":5", "yaml: alias *d: exceeds the limit of 50,000 values"),
+        (hostile.deep, ":1", "yaml: nests deeper than the limit of 64 levels"),
         (hostile.oversized, "", "bytes exceeds the limit of 1 MB per YAML file"),
         (hostile.binary, ":2", "binary content (a NUL byte), not YAML text"),
     ],
@@ -90,17 +89,6 @@ def test_a_file_that_is_not_a_pipeline_or_a_schedule_is_one_line_naming_it(
 
     assert line.startswith(f"{path}:")
     assert problem in line
-
-
-@every_command
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
-def test_an_unreadable_file_is_one_line_saying_permission_denied(command: tuple[str, ...], env, tmp_path):
-    path = _written(tmp_path / "pipeline.yml", "type: pipeline\n")
-    path.chmod(0)
-
-    line, _ = refusal(*command, str(path), env=env)
-
-    assert line == f"{path}: permission denied"
 
 
 def test_submit_names_the_input_a_set_value_does_not_fit(env):

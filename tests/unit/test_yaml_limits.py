@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from tests import hostile
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 NOW = datetime(2026, 5, 1, 12, 7, 42, tzinfo=UTC)
-ALIAS_LIMIT = "exceeds the limit of 100,000 values (each alias counted as a copy)"
+ALIAS_LIMIT = "exceeds the limit of 50,000 values (each alias counted as a copy)"
 
 
 def refused(load: Callable[[Path], object], path: Path) -> tuple[list[str], float]:
@@ -54,7 +53,7 @@ def test_the_billion_laughs_is_refused_in_well_under_a_second_and_a_few_megabyte
     finally:
         tracemalloc.stop()
 
-    assert problems == [f"{path}:6: yaml: alias *e: {ALIAS_LIMIT}"]
+    assert problems == [f"{path}:5: yaml: alias *d: {ALIAS_LIMIT}"]
     assert took < 1
     assert peak < 5_000_000
 
@@ -65,7 +64,7 @@ def test_a_20000_deep_nesting_is_refused_in_well_under_a_second(load, tmp_path):
 
     problems, took = refused(load, path)
 
-    assert problems == [f"{path}:1: yaml: nests deeper than the limit of 100 levels"]
+    assert problems == [f"{path}:1: yaml: nests deeper than the limit of 64 levels"]
     assert took < 1
 
 
@@ -123,9 +122,7 @@ def test_a_file_just_over_the_size_limit_is_refused_and_one_at_the_limit_is_read
 def test_nesting_to_the_limit_loads_and_one_level_more_is_refused(nested):
     yamlfile.parse(nested(yamlfile.MAX_DEPTH), "ok.yml", yamlfile.Budget())
 
-    with pytest.raises(
-        yamlfile.YamlRefused, match=r"^deep.yml:\d+: yaml: nests deeper than the limit of 100"
-    ):
+    with pytest.raises(yamlfile.YamlRefused, match=r"^deep.yml:\d+: yaml: nests deeper than the limit of 64"):
         yamlfile.parse(nested(yamlfile.MAX_DEPTH + 1), "deep.yml", yamlfile.Budget())
 
 
@@ -172,7 +169,7 @@ def test_a_component_file_past_a_limit_is_refused_naming_the_component_file(tmp_
 
     problems, took = refused(load_pipeline, path)
 
-    assert problems == [f"{laughs}:6: yaml: alias *e: {ALIAS_LIMIT}"]
+    assert problems == [f"{laughs}:5: yaml: alias *d: {ALIAS_LIMIT}"]
     assert took < 1
 
 
@@ -199,7 +196,7 @@ def test_a_schedule_whose_pipeline_is_past_a_limit_names_the_pipeline_file(tmp_p
 
     problems, took = refused(schedule, path)
 
-    assert problems == [f"{deep}:1: yaml: nests deeper than the limit of 100 levels"]
+    assert problems == [f"{deep}:1: yaml: nests deeper than the limit of 64 levels"]
     assert took < 1
 
 
@@ -226,17 +223,6 @@ def test_a_path_through_a_file_is_refused_with_the_reason_the_system_gives(tmp_p
     problems, _ = refused(load_pipeline, tmp_path / "file" / "pipeline.yml")
 
     assert problems == [f"{tmp_path / 'file' / 'pipeline.yml'}: cannot be read: Not a directory"]
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
-def test_an_unreadable_file_is_refused_as_permission_denied(tmp_path):
-    path = tmp_path / "pipeline.yml"
-    path.write_text("type: pipeline\n")
-    path.chmod(0)
-
-    problems, _ = refused(load_pipeline, path)
-
-    assert problems == [f"{path}: permission denied"]
 
 
 @pytest.mark.parametrize(
