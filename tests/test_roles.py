@@ -6,18 +6,26 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from django.utils import timezone
 
 from dashboard.actions import action_perform
 from dashboard.models import Action
 from runs.models import ApiToken, PipelineRun, PublishedPipeline
 from runs.tokens import token_create
+from tests import factories
 from tests.conftest import make_user
 from tests.fakes import RecordingBackend
 
 pytestmark = pytest.mark.django_db
 
 ROLES = ["stranger", "viewer", "operator", "schedule-manager", "superuser"]
+# role -> the fixtures (tests/conftest.py) of its user and of a client logged in as that user
+USERS = {
+    "stranger": ("stranger", "stranger_client"),
+    "viewer": ("viewer", "viewer_client"),
+    "operator": ("operator", "operator_client"),
+    "schedule-manager": ("manager", "manager_client"),
+    "superuser": ("admin_user", "superuser_client"),
+}
 # action -> the roles allowed to do it
 MATRIX = {
     "cancel": {"operator", "superuser"},
@@ -44,22 +52,20 @@ EXPECTED_CALL = {
 def world(configure_backends, django_user_model):
     configure_backends({"rec": {"engine": "tests.fakes.RecordingBackend"}})
     RecordingBackend.calls = []
-    run = PipelineRun.objects.create(
-        backend="rec", external_id="run-1", status="Running", created_at=timezone.now(), display_name="r"
-    )
-    active = PublishedPipeline.objects.create(backend="rec", external_id="pub-a", name="a", parameters={})
-    disabled = PublishedPipeline.objects.create(
-        backend="rec", external_id="pub-d", name="d", status="Disabled"
-    )
+    run = factories.run(backend="rec", external_id="run-1", status="Running", display_name="r")
+    active = factories.published(backend="rec", external_id="pub-a", name="a")
+    disabled = factories.published(backend="rec", external_id="pub-d", name="d", status="Disabled")
     owner = make_user(django_user_model, "token-owner", "operator")
     token, _ = token_create(published=active, user=owner, name="ci")
     return {"run": run, "active": active, "disabled": disabled, "token": token}
 
 
-def _user(role: str, django_user_model):
-    if role == "superuser":
-        return django_user_model.objects.create_superuser("root", "root@example.com", "root-pass-123")
-    return make_user(django_user_model, f"user-{role}", *([role] if role != "stranger" else []))
+def _user(role: str, request):
+    return request.getfixturevalue(USERS[role][0])
+
+
+def _client(role: str, request):
+    return request.getfixturevalue(USERS[role][1])
 
 
 def _request(client, action: str, w: dict):
@@ -88,8 +94,8 @@ def _snapshot(w: dict) -> tuple:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", sorted(MATRIX))
-def test_the_role_matrix(role, action, world, client, django_user_model, django_capture_on_commit_callbacks):
-    client.force_login(_user(role, django_user_model))
+def test_the_role_matrix(role, action, world, request, django_capture_on_commit_callbacks):
+    client = _client(role, request)
     before = _snapshot(world)
 
     with django_capture_on_commit_callbacks(execute=False) as enqueued:
@@ -105,7 +111,7 @@ def test_the_role_matrix(role, action, world, client, django_user_model, django_
     assert response.status_code == 302
     if action in EXPECTED_CALL:
         action_row = Action.objects.get()
-        assert action_row.requested_by.username in (f"user-{role}", "root") and len(enqueued) == 1
+        assert action_row.requested_by == _user(role, request) and len(enqueued) == 1
         assert action_perform(action_row.pk).status == Action.Status.SUCCEEDED
         assert [c[0] for c in RecordingBackend.calls if c[0] != "get_run"] == [EXPECTED_CALL[action]]
     elif action == "create_token":
@@ -115,8 +121,8 @@ def test_the_role_matrix(role, action, world, client, django_user_model, django_
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_reading_needs_a_role(role, world, client, django_user_model):
-    client.force_login(_user(role, django_user_model))
+def test_reading_needs_a_role(role, world, request):
+    client = _client(role, request)
     pages = [reverse(name) for name in READ_PAGES] + [
         world["run"].get_absolute_url(),
         world["active"].get_absolute_url(),
@@ -137,8 +143,8 @@ def test_the_migration_made_the_three_roles():
         ("schedule-manager", ["Publish this pipeline"], ["Cancel run", "Resubmit"]),
     ],
 )
-def test_controls_a_user_may_not_use_are_not_shown(role, shown, hidden, world, client, django_user_model):
-    client.force_login(_user(role, django_user_model))
+def test_controls_a_user_may_not_use_are_not_shown(role, shown, hidden, world, request):
+    client = _client(role, request)
     page = client.get(world["run"].get_absolute_url()).content.decode()
     for text in shown:
         assert text in page
@@ -154,10 +160,8 @@ def test_controls_a_user_may_not_use_are_not_shown(role, shown, hidden, world, c
         ("schedule-manager", False, True),
     ],
 )
-def test_published_page_controls_follow_the_role(
-    role, sees_tokens, sees_disable, world, client, django_user_model
-):
-    client.force_login(_user(role, django_user_model))
+def test_published_page_controls_follow_the_role(role, sees_tokens, sees_disable, world, request):
+    client = _client(role, request)
     page = client.get(world["active"].get_absolute_url()).content.decode()
     assert ("Create token" in page) is sees_tokens
     assert (">Disable<" in page) is sees_disable

@@ -12,7 +12,7 @@ from backends.registry import get_backend
 from runs.models import PipelineRun
 from tests.browser.conftest import log_in
 from tests.integration.helpers import EXAMPLES, PIPELINES, submit, wait_for, wait_for_status
-from tests.test_run_graph import fan_out, mirror_run
+from tests.test_run_graph import fan_out, graph_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +78,7 @@ def test_the_graph_follows_statuses_live_without_reloading(page, live_server, ad
 
 def test_a_wide_fan_out_is_one_node_that_expands_on_click(page, live_server, admin_user):
     steps, edges = fan_out(247)
-    run = mirror_run(steps, edges, statuses={"shard_009": RunStatus.FAILED})
+    run = graph_run(steps, edges, statuses={"shard_009": RunStatus.FAILED})
 
     log_in(page, live_server, "admin", "admin-pass-123")
     page.goto(f"{live_server.url}{run.get_absolute_url()}")
