@@ -14,6 +14,7 @@ from runs.actions import published_set_enabled, run_publish
 from runs.models import ApiToken, PipelineRun, PublishedPipeline
 from runs.sync import sync_run
 from runs.tokens import token_create
+from tests import factories
 from tests.integration.helpers import PIPELINES, steps_by_node, submit, wait_for, wait_for_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -119,7 +120,7 @@ def test_a_revoked_token_is_a_401(client, published, token, operator):
 
 
 def test_a_token_works_only_for_its_own_published_pipeline(client, published, token):
-    other = PublishedPipeline.objects.create(backend="local", external_id="other", name="other")
+    other = factories.published(external_id="other", name="other")
     assert call(client, other, token).status_code == 401
 
 
