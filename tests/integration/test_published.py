@@ -89,15 +89,14 @@ def test_a_token_submits_a_run_and_gets_201_with_its_id_and_url(client, publishe
     assert ApiToken.objects.get().last_used_at is not None
 
 
-def test_the_published_page_lists_its_runs_and_endpoint(client, published, token, operator):
+def test_the_published_page_lists_its_runs_and_endpoint(client, viewer_client, published, token):
     run_id = call(client, published, token).json()["Id"]
-    client.force_login(operator)
 
-    page = client.get(published.get_absolute_url()).content.decode()
+    page = viewer_client.get(published.get_absolute_url()).content.decode()
 
     assert run_id in page
     assert f"/api/published/{published.pk}/runs" in page
-    listing = client.get(reverse("runs:published_list")).content.decode()
+    listing = viewer_client.get(reverse("runs:published_list")).content.decode()
     assert "greeter" in listing and "1.0" in listing
 
 
@@ -173,27 +172,29 @@ def test_a_malformed_body_is_a_400(client, published, token, raw):
     assert call(client, published, token, raw=raw).status_code == 400
 
 
-def test_tokens_are_stored_hashed_shown_once_and_listed_with_their_last_use(client, published, operator):
-    client.force_login(operator)
+def test_tokens_are_stored_hashed_shown_once_and_listed_with_their_last_use(
+    client, operator_client, published
+):
     url = reverse("runs:token_create", args=[published.pk])
 
-    response = client.post(url, {"name": "nightly"}, follow=True)
+    response = operator_client.post(url, {"name": "nightly"}, follow=True)
 
     secret = response.context["new_secret"]
     assert response.redirect_chain[0][1] == 302 and secret in response.content.decode()
     assert response["Cache-Control"] == "no-store"
     stored = ApiToken.objects.get(name="nightly")
     assert secret not in (stored.digest, stored.prefix) and len(stored.digest) == 64
-    page = client.get(published.get_absolute_url()).content.decode()
+    page = operator_client.get(published.get_absolute_url()).content.decode()
     assert secret not in page and stored.prefix in page and "never" in page
     call(client, published, secret)
-    assert "never" not in client.get(published.get_absolute_url()).content.decode().split("tokens")[-1]
+    assert (
+        "never" not in operator_client.get(published.get_absolute_url()).content.decode().split("tokens")[-1]
+    )
 
 
-def test_revoking_a_token_stops_it(client, published, token, operator):
-    client.force_login(operator)
+def test_revoking_a_token_stops_it(client, operator_client, published, token):
     stored = ApiToken.objects.get()
-    client.post(reverse("runs:token_revoke", args=[published.pk, stored.pk]))
+    operator_client.post(reverse("runs:token_revoke", args=[published.pk, stored.pk]))
 
     assert call(client, published, token).status_code == 401
-    assert "revoked" in client.get(published.get_absolute_url()).content.decode()
+    assert "revoked" in operator_client.get(published.get_absolute_url()).content.decode()
