@@ -310,6 +310,45 @@ def stranger(django_user_model):
     return make_user(django_user_model, "stranger")
 
 
+def logged_in_client(user):
+    """A test client of its own, logged in as ``user``: a test may hold several, one per role."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer_client(viewer):
+    """Logged in as a viewer: reads every page, may publish, changes nothing else."""
+    return logged_in_client(viewer)
+
+
+@pytest.fixture
+def operator_client(operator):
+    """Logged in as an operator: reads, cancels, resubmits, submits published pipelines, manages their tokens."""
+    return logged_in_client(operator)
+
+
+@pytest.fixture
+def manager_client(manager):
+    """Logged in as a schedule manager: reads, switches schedules and published pipelines on and off."""
+    return logged_in_client(manager)
+
+
+@pytest.fixture
+def stranger_client(stranger):
+    """Logged in, in no group: every page but the login answers 403."""
+    return logged_in_client(stranger)
+
+
+@pytest.fixture
+def superuser_client(admin_user):
+    """Logged in as a superuser, who passes every permission check: only for tests about superusers."""
+    return logged_in_client(admin_user)
+
+
 @pytest.fixture
 def configure_backends(tmp_path, settings):
     """Point RUNBOARD_BACKENDS at a file with the given backends, for one test."""

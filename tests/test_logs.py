@@ -367,12 +367,6 @@ def test_next_and_previous_match_from_an_offset():
 
 
 @pytest.fixture
-def logged_in(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
-@pytest.fixture
 def engine_step(engine_dir):
     """A mirrored run of the local engine whose step ``write`` is running; write its stdout with ``.write``."""
     run = submit_spec(load_pipeline(PIPELINES / "two_steps.yml"))
@@ -406,9 +400,9 @@ def line_ids(html: str) -> list[int]:
 
 
 @pytest.mark.django_db
-def test_a_log_page_shows_the_tail_numbered_and_escaped(logged_in, engine_step):
+def test_a_log_page_shows_the_tail_numbered_and_escaped(viewer_client, engine_step):
     engine_step.write(numbered_log(40_000) + b"<script>alert('x')</script>\n")
-    page = logged_in.get(engine_step.url).content.decode()
+    page = viewer_client.get(engine_step.url).content.decode()
 
     ids = line_ids(page)
     assert ids[-1] == 40_001 and ids == list(range(ids[0], 40_002)) and ids[0] > 1
@@ -419,39 +413,41 @@ def test_a_log_page_shows_the_tail_numbered_and_escaped(logged_in, engine_step):
 
 
 @pytest.mark.django_db
-def test_the_live_tail_appends_whole_lines_and_redoes_the_line_being_written(logged_in, engine_step):
+def test_the_live_tail_appends_whole_lines_and_redoes_the_line_being_written(viewer_client, engine_step):
     engine_step.write(b"one\ntwo\n")
-    page = logged_in.get(engine_step.url).content.decode()
+    page = viewer_client.get(engine_step.url).content.decode()
     assert "?offset=8&amp;line=3" in page
 
     engine_step.write(b"three\n" + "caf\u00e9".encode()[:-1], append=True)  # a character cut by the writer
-    tail = logged_in.get(engine_step.url, {"offset": 8, "line": 3}, **HTMX).content.decode()
+    tail = viewer_client.get(engine_step.url, {"offset": 8, "line": 3}, **HTMX).content.decode()
     assert line_ids(tail) == [3, 4] and ">three</div>" in tail and ">caf</div>" in tail
     assert '<div id="log-tail"' in tail and "offset=14&amp;line=4" in tail  # line 4 is read again
 
     engine_step.write("\u00e9!\n".encode()[1:], append=True)
-    tail = logged_in.get(engine_step.url, {"offset": 14, "line": 4}, **HTMX).content.decode()
+    tail = viewer_client.get(engine_step.url, {"offset": 14, "line": 4}, **HTMX).content.decode()
     assert ">café!</div>" in tail and "offset=21&amp;line=5" in tail
 
 
 @pytest.mark.django_db
-def test_the_live_tail_stops_when_the_step_has_ended(logged_in, engine_step):
+def test_the_live_tail_stops_when_the_step_has_ended(viewer_client, engine_step):
     engine_step.write(b"one\nlast words")
     engine_step.finish()
-    response = logged_in.get(engine_step.url, {"offset": 4, "line": 2}, **HTMX)
+    response = viewer_client.get(engine_step.url, {"offset": 4, "line": 2}, **HTMX)
     assert response.status_code == 286 and "hx-get" not in response.content.decode()
     assert ">last words</div>" in response.content.decode()
 
 
 @pytest.mark.django_db
-def test_earlier_fragments_walk_back_to_the_start_without_losing_or_repeating_a_line(logged_in, engine_step):
+def test_earlier_fragments_walk_back_to_the_start_without_losing_or_repeating_a_line(
+    viewer_client, engine_step
+):
     engine_step.write(numbered_log(90_000))  # about 1 MB: five windows
-    page = logged_in.get(engine_step.url).content.decode()
+    page = viewer_client.get(engine_step.url).content.decode()
     seen = line_ids(page)
     before = re.search(r'class="log-earlier" href="[^"]*\?before=(\d+)"', page)
     fragments = 0
     while before:
-        fragment = logged_in.get(engine_step.url, {"before": before.group(1)}, **HTMX).content.decode()
+        fragment = viewer_client.get(engine_step.url, {"before": before.group(1)}, **HTMX).content.decode()
         chunk = re.search(r'data-start="(\d+)" data-end="(\d+)"', fragment)
         assert chunk.group(2) == before.group(1)  # the window ends where the one after it starts
         seen = line_ids(fragment) + seen
@@ -461,94 +457,99 @@ def test_earlier_fragments_walk_back_to_the_start_without_losing_or_repeating_a_
 
 
 @pytest.mark.django_db
-def test_earlier_and_later_work_as_plain_links_too(logged_in, engine_step):
+def test_earlier_and_later_work_as_plain_links_too(viewer_client, engine_step):
     engine_step.write(numbered_log(60_000))
-    page = logged_in.get(engine_step.url).content.decode()
+    page = viewer_client.get(engine_step.url).content.decode()
     before = re.search(r"\?before=(\d+)", page).group(1)
-    earlier = logged_in.get(engine_step.url, {"before": before}).content.decode()
+    earlier = viewer_client.get(engine_step.url, {"before": before}).content.decode()
     assert line_ids(earlier)[-1] == line_ids(page)[0] - 1 and 'class="log-later"' in earlier
     after = re.search(r"\?after=(\d+)", earlier).group(1)
-    assert line_ids(logged_in.get(engine_step.url, {"after": after}).content.decode())[0] == line_ids(page)[0]
+    assert (
+        line_ids(viewer_client.get(engine_step.url, {"after": after}).content.decode())[0]
+        == line_ids(page)[0]
+    )
 
 
 @pytest.mark.django_db
-def test_a_line_link_opens_the_log_at_that_line(logged_in, engine_step):
+def test_a_line_link_opens_the_log_at_that_line(viewer_client, engine_step):
     data = numbered_log(100_000)
     engine_step.write(data)
-    page = logged_in.get(engine_step.url, {"line": 1234}).content.decode()
+    page = viewer_client.get(engine_step.url, {"line": 1234}).content.decode()
     assert (
         '<div id="L1234" class="log-current"><a href="?line=1234#L1234" data-n="1234"></a>line 001234' in page
     )
     assert line_ids(page)[0] < 1234 < line_ids(page)[-1]
 
     offset = data.index(b"line 077777") + 4
-    at = logged_in.get(engine_step.url, {"at": offset}).content.decode()
+    at = viewer_client.get(engine_step.url, {"at": offset}).content.decode()
     assert '<div id="L77777" class="log-current">' in at
 
-    beyond = logged_in.get(engine_step.url, {"line": 100_001}).content.decode()
+    beyond = viewer_client.get(engine_step.url, {"line": 100_001}).content.decode()
     assert "The log has no line 100,001" in beyond and line_ids(beyond)[-1] == 100_000
 
 
 @pytest.mark.django_db
-def test_line_numbers_follow_a_growing_log(logged_in, engine_step, settings):
+def test_line_numbers_follow_a_growing_log(viewer_client, engine_step, settings):
     engine_step.write(numbered_log(200_000))  # 2.4 MB: two whole blocks counted
-    logged_in.get(engine_step.url)
+    viewer_client.get(engine_step.url)
     engine_step.write(numbered_log(300_000)[engine_step.path.stat().st_size :], append=True)
-    page = logged_in.get(engine_step.url).content.decode()
+    page = viewer_client.get(engine_step.url).content.decode()
     assert line_ids(page)[-1] == 300_000
     assert (
         '<div id="L250000" class="log-current">'
-        in logged_in.get(engine_step.url, {"line": 250_000}).content.decode()
+        in viewer_client.get(engine_step.url, {"line": 250_000}).content.decode()
     )
 
 
 @pytest.mark.django_db
-def test_a_search_counts_lists_and_links_each_match_to_its_line(logged_in, engine_step):
+def test_a_search_counts_lists_and_links_each_match_to_its_line(viewer_client, engine_step):
     engine_step.write(
         numbered_log(50_000)
         .replace(b"line 012345", b"line 012345 FOUND it")
         .replace(b"line 040000", b"found again line 040000")
     )
-    page = logged_in.get(engine_step.url, {"q": "found"}).content.decode()
+    page = viewer_client.get(engine_step.url, {"q": "found"}).content.decode()
     assert "<strong>2 matches</strong> for “found”" in page
     assert '<a href="/runs/' in page and '?line=12345&amp;q=found#L12345">line 12345</a>' in page
     assert 'class="log-match">found</mark> again' in page
 
-    exact = logged_in.get(engine_step.url, {"q": "found", "case": "1"}).content.decode()
+    exact = viewer_client.get(engine_step.url, {"q": "found", "case": "1"}).content.decode()
     assert "<strong>1 match</strong>" in exact and "(case matched)" in exact
 
-    jumped = logged_in.get(engine_step.url, {"q": "found", "line": 12345}).content.decode()
+    jumped = viewer_client.get(engine_step.url, {"q": "found", "line": 12345}).content.decode()
     assert (
         '<div id="L12345" class="log-current">' in jumped and '<mark class="log-match">FOUND</mark>' in jumped
     )
     next_url = unescape(re.search(r'class="log-next-match" href="([^"]+)"', jumped).group(1))
-    redirect = logged_in.get(next_url)
+    redirect = viewer_client.get(next_url)
     assert redirect.status_code == 302 and redirect["Location"].endswith("line=40000&q=found#L40000")
     prev_url = unescape(re.search(r'class="log-prev-match" href="([^"]+)"', jumped).group(1))
-    none_before = logged_in.get(prev_url, follow=True)
+    none_before = viewer_client.get(prev_url, follow=True)
     assert "No match for “found” before this line." in none_before.content.decode()
 
 
 @pytest.mark.django_db
-def test_a_long_line_is_cut_in_the_log_and_shown_whole_on_its_own(logged_in, engine_step):
+def test_a_long_line_is_cut_in_the_log_and_shown_whole_on_its_own(viewer_client, engine_step):
     engine_step.write(b"before\n" + b"<x>" * 5000 + b"!\nafter\n")
     engine_step.finish()
-    page = logged_in.get(engine_step.url).content.decode()
+    page = viewer_client.get(engine_step.url).content.decode()
     link = re.search(r'class="log-cut" href="([^"]+)"', page).group(1)
     assert link.endswith("/logs/stdout/at/7/") and page.count("&lt;x&gt;") == 3333
 
-    whole = logged_in.get(link).content.decode()
+    whole = viewer_client.get(link).content.decode()
     assert whole.count("&lt;x&gt;") == 5000 and "Line 2 · 14.6 KB from byte 7" in whole
-    raw = logged_in.get(link, {"raw": "1"})
+    raw = viewer_client.get(link, {"raw": "1"})
     assert b"".join(raw.streaming_content) == b"<x>" * 5000 + b"!"
 
 
 @pytest.mark.django_db
-def test_the_download_streams_the_whole_log_a_piece_at_a_time(logged_in, engine_step, monkeypatch):
+def test_the_download_streams_the_whole_log_a_piece_at_a_time(viewer_client, engine_step, monkeypatch):
     monkeypatch.setattr(log_views, "DOWNLOAD_PIECE", 1000)
     data = numbered_log(10_000) + b"\xff binary \x00 end"
     engine_step.write(data)
-    response = logged_in.get(reverse("runs:step_log_download", args=[engine_step.run.pk, "write", "stdout"]))
+    response = viewer_client.get(
+        reverse("runs:step_log_download", args=[engine_step.run.pk, "write", "stdout"])
+    )
     assert response.streaming and response["Content-Length"] == str(len(data))
     assert (
         response["Content-Disposition"]
@@ -567,10 +568,10 @@ def test_stream_log_is_a_generator_reading_piece_by_piece():
 
 
 @pytest.mark.django_db
-def test_stdout_stderr_and_the_system_log_are_tabs(logged_in, engine_step):
+def test_stdout_stderr_and_the_system_log_are_tabs(viewer_client, engine_step):
     step = LocalStep.objects.get(run_id=engine_step.run.external_id, node_id="write")
     executor.syslog(step, "started: pid 4242")
-    page = logged_in.get(
+    page = viewer_client.get(
         reverse("runs:step_log", args=[engine_step.run.pk, "write", "system"])
     ).content.decode()
     tabs = re.search(r'<nav class="tabs">(.*?)</nav>', page, re.S).group(1)
@@ -579,22 +580,23 @@ def test_stdout_stderr_and_the_system_log_are_tabs(logged_in, engine_step):
 
 
 @pytest.mark.django_db
-def test_bad_numbers_are_refused(logged_in, engine_step):
+def test_bad_numbers_are_refused(viewer_client, engine_step):
     for params in ({"offset": "-1"}, {"line": "x"}, {"line": "0"}, {"before": "1e3"}):
-        assert logged_in.get(engine_step.url, params).status_code == 400
+        assert viewer_client.get(engine_step.url, params).status_code == 400
 
 
 @pytest.mark.django_db
-def test_an_unknown_log_or_step_is_a_404(logged_in, engine_step):
+def test_an_unknown_log_or_step_is_a_404(viewer_client, engine_step):
     pk = engine_step.run.pk
-    assert logged_in.get(reverse("runs:step_log", args=[pk, "write", "secrets"])).status_code == 404
-    assert logged_in.get(reverse("runs:step_log", args=[pk, "nope", "stdout"])).status_code == 404
-    assert logged_in.get(reverse("runs:step_log_download", args=[pk, "write", "secrets"])).status_code == 404
+    assert viewer_client.get(reverse("runs:step_log", args=[pk, "write", "secrets"])).status_code == 404
+    assert viewer_client.get(reverse("runs:step_log", args=[pk, "nope", "stdout"])).status_code == 404
+    assert (
+        viewer_client.get(reverse("runs:step_log_download", args=[pk, "write", "secrets"])).status_code == 404
+    )
 
 
 @pytest.mark.django_db
-def test_the_log_pages_need_the_read_permission(client, stranger, engine_step):
-    client.force_login(stranger)
-    assert client.get(engine_step.url).status_code == 403
+def test_the_log_pages_need_the_read_permission(stranger_client, engine_step):
+    assert stranger_client.get(engine_step.url).status_code == 403
     download = reverse("runs:step_log_download", args=[engine_step.run.pk, "write", "stdout"])
-    assert client.get(download).status_code == 403
+    assert stranger_client.get(download).status_code == 403

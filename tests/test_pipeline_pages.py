@@ -13,40 +13,22 @@ from django.utils import timezone
 from backends.base import RunStatus
 from runs.models import Pipeline, PipelineRun
 from runs.pipeline_views import recent_runs
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "run-table"}
 
 
-def make_pipeline(name: str) -> Pipeline:
-    return Pipeline.objects.create(backend="local", external_id=name, name=name)
-
-
-def make_run(pipeline: Pipeline, status: str, *, ago: timedelta, duration: float | None = None, **fields):
-    created = timezone.now() - ago
-    return PipelineRun.objects.create(
-        backend="local",
-        external_id=f"{pipeline.name}_{PipelineRun.objects.count()}",
-        pipeline=pipeline,
-        pipeline_name=pipeline.name,
-        status=status,
-        created_at=created,
-        started_at=created,
-        duration_seconds=duration,
-        **fields,
-    )
-
-
-@pytest.fixture
-def logged_in(client, viewer):
-    client.force_login(viewer)
-    return client
+def make_run(
+    pipeline: Pipeline, status: str, *, ago: timedelta, duration: float | None = None
+) -> PipelineRun:
+    return factories.run(pipeline=pipeline, status=status, created_at=timezone.now() - ago, duration=duration)
 
 
 @pytest.fixture
 def train():
     """25 runs: the oldest five all failed (outside the last 20), then 15 completed and 5 failed, newest last."""
-    pipeline = make_pipeline("train")
+    pipeline = factories.pipeline(external_id="train")
     for i in range(5):
         make_run(pipeline, RunStatus.FAILED, ago=timedelta(days=10, minutes=i), duration=1000.0)
     for i in range(20):
@@ -60,10 +42,10 @@ def row(html: str, pipeline: Pipeline) -> str:
     return re.search(rf'<tr id="pipeline-{pipeline.pk}">(.*?)</tr>', html, re.S).group(1)
 
 
-def test_the_pipelines_page_shows_each_pipelines_recent_health(logged_in, train):
-    idle = make_pipeline("idle")
+def test_the_pipelines_page_shows_each_pipelines_recent_health(viewer_client, train):
+    idle = factories.pipeline(external_id="idle")
 
-    html = logged_in.get(reverse("runs:pipeline_list")).content.decode()
+    html = viewer_client.get(reverse("runs:pipeline_list")).content.decode()
 
     train_row = row(html, train)
     # The last 20: the running one and 19 of the 20 above; finished among them: 19, of which 4 failed (i=4, 8, 12, 16).
@@ -75,21 +57,21 @@ def test_the_pipelines_page_shows_each_pipelines_recent_health(logged_in, train)
 
 
 def test_the_pipelines_page_takes_the_same_few_queries_however_many_pipelines(
-    logged_in, django_assert_max_num_queries
+    viewer_client, django_assert_max_num_queries
 ):
     for i in range(30):
-        pipeline = make_pipeline(f"p{i:02d}")
+        pipeline = factories.pipeline(external_id=f"p{i:02d}")
         for j in range(3):
             make_run(pipeline, RunStatus.COMPLETED, ago=timedelta(hours=j), duration=5.0)
 
     with django_assert_max_num_queries(9):  # session, user, permissions, backend health; then three
-        response = logged_in.get(reverse("runs:pipeline_list"))
+        response = viewer_client.get(reverse("runs:pipeline_list"))
 
     assert response.status_code == 200 and response.content.decode().count('<tr id="pipeline-') == 30
 
 
 def test_recent_runs_are_each_pipelines_newest_first(train):
-    other = make_pipeline("other")
+    other = factories.pipeline(external_id="other")
     make_run(other, RunStatus.FAILED, ago=timedelta(minutes=5))
 
     recent = recent_runs([train.pk, other.pk], 20)
@@ -100,12 +82,12 @@ def test_recent_runs_are_each_pipelines_newest_first(train):
     assert recent[train.pk][0].status == RunStatus.RUNNING
 
 
-def test_a_pipeline_page_lists_only_its_runs_with_the_lists_filters(logged_in, train):
-    other = make_pipeline("other")
+def test_a_pipeline_page_lists_only_its_runs_with_the_lists_filters(viewer_client, train):
+    other = factories.pipeline(external_id="other")
     make_run(other, RunStatus.FAILED, ago=timedelta(minutes=2))
     url = reverse("runs:pipeline_detail", args=[train.pk])
 
-    response = logged_in.get(url, {"status": "Failed"})
+    response = viewer_client.get(url, {"status": "Failed"})
 
     runs = response.context["runs"]
     assert runs and {r.pipeline_id for r in runs} == {train.pk} and {r.status for r in runs} == {"Failed"}
@@ -114,20 +96,20 @@ def test_a_pipeline_page_lists_only_its_runs_with_the_lists_filters(logged_in, t
     assert f'action="{url}"' in html
 
 
-def test_a_pipeline_pages_filters_swap_its_table(logged_in, train):
+def test_a_pipeline_pages_filters_swap_its_table(viewer_client, train):
     url = reverse("runs:pipeline_detail", args=[train.pk])
-    response = logged_in.get(url, {"sort": "-duration"}, **HTMX)
+    response = viewer_client.get(url, {"sort": "-duration"}, **HTMX)
 
     assert response.status_code == 200 and "<html" not in response.content.decode()
     assert response["HX-Push-Url"] == f"{url}?sort=-duration"
     assert response.context["runs"][0].duration_seconds == 1000.0
 
 
-def test_a_pipeline_page_draws_its_last_50_durations_coloured_by_status(logged_in, train):
+def test_a_pipeline_page_draws_its_last_50_durations_coloured_by_status(viewer_client, train):
     for i in range(30):
         make_run(train, RunStatus.COMPLETED, ago=timedelta(minutes=30 + i), duration=60.0)
 
-    html = logged_in.get(reverse("runs:pipeline_detail", args=[train.pk])).content.decode()
+    html = viewer_client.get(reverse("runs:pipeline_detail", args=[train.pk])).content.decode()
 
     svg = re.search(r'<svg class="pipelines-spark".*?</svg>', html, re.S).group(0)
     bars = re.findall(r'<rect class="pipelines-bar (\w+)"', svg)
@@ -136,11 +118,10 @@ def test_a_pipeline_page_draws_its_last_50_durations_coloured_by_status(logged_i
     assert 'class="pipelines-median"' in svg and "style=" not in svg
 
 
-def test_an_unknown_pipeline_is_a_404(logged_in):
-    assert logged_in.get(reverse("runs:pipeline_detail", args=[999])).status_code == 404
+def test_an_unknown_pipeline_is_a_404(viewer_client):
+    assert viewer_client.get(reverse("runs:pipeline_detail", args=[999])).status_code == 404
 
 
-def test_the_pipelines_pages_need_the_read_permission(client, stranger, train):
-    client.force_login(stranger)
-    assert client.get(reverse("runs:pipeline_list")).status_code == 403
-    assert client.get(reverse("runs:pipeline_detail", args=[train.pk])).status_code == 403
+def test_the_pipelines_pages_need_the_read_permission(stranger_client, train):
+    assert stranger_client.get(reverse("runs:pipeline_list")).status_code == 403
+    assert stranger_client.get(reverse("runs:pipeline_detail", args=[train.pk])).status_code == 403

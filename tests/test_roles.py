@@ -10,18 +10,26 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from django.utils import timezone
 
 from dashboard.actions import action_perform
 from dashboard.models import Action
 from runs.models import ApiToken, PipelineRun, PublishedPipeline
 from runs.tokens import token_create
+from tests import factories
 from tests.conftest import make_user
 from tests.fakes import RecordingBackend
 
 pytestmark = pytest.mark.django_db
 
 ROLES = ["stranger", "viewer", "operator", "schedule-manager", "superuser"]
+# role -> the fixtures (tests/conftest.py) of its user and of a client logged in as that user
+USERS = {
+    "stranger": ("stranger", "stranger_client"),
+    "viewer": ("viewer", "viewer_client"),
+    "operator": ("operator", "operator_client"),
+    "schedule-manager": ("manager", "manager_client"),
+    "superuser": ("admin_user", "superuser_client"),
+}
 # action -> the roles allowed to do it
 MATRIX = {
     # Runs are not owned: cancelling and resubmitting are an operator's rights over every run, so the run here
@@ -55,18 +63,12 @@ EXPECTED_CALL = {
 def world(configure_backends, django_user_model):
     configure_backends({"rec": {"engine": "tests.fakes.RecordingBackend"}})
     RecordingBackend.calls = []
-    run = PipelineRun.objects.create(
-        backend="rec",
-        external_id="run-1",
-        status="Running",
-        created_at=timezone.now(),
-        display_name="r",
-        submitted_by="someone-else",
+    # Runs and published pipelines are not owned: any operator acts on them. They are someone else's here.
+    run = factories.run(
+        backend="rec", external_id="run-1", status="Running", display_name="r", submitted_by="someone-else"
     )
-    active = PublishedPipeline.objects.create(
-        backend="rec", external_id="pub-a", name="a", parameters={}, published_by="someone-else"
-    )
-    disabled = PublishedPipeline.objects.create(
+    active = factories.published(backend="rec", external_id="pub-a", name="a", published_by="someone-else")
+    disabled = factories.published(
         backend="rec", external_id="pub-d", name="d", status="Disabled", published_by="someone-else"
     )
     owner = make_user(django_user_model, "token-owner", "operator")
@@ -74,10 +76,12 @@ def world(configure_backends, django_user_model):
     return {"run": run, "active": active, "disabled": disabled, "token": token, "owner": owner}
 
 
-def _user(role: str, django_user_model):
-    if role == "superuser":
-        return django_user_model.objects.create_superuser("root", "root@example.com", "root-pass-123")
-    return make_user(django_user_model, f"user-{role}", *([role] if role != "stranger" else []))
+def _user(role: str, request):
+    return request.getfixturevalue(USERS[role][0])
+
+
+def _client(role: str, request):
+    return request.getfixturevalue(USERS[role][1])
 
 
 def _request(client, action: str, w: dict):
@@ -107,11 +111,11 @@ def _snapshot(w: dict) -> tuple:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", sorted(MATRIX))
-def test_the_role_matrix(role, action, world, client, django_user_model, django_capture_on_commit_callbacks):
-    user = _user(role, django_user_model)
+def test_the_role_matrix(role, action, world, request, django_capture_on_commit_callbacks):
+    user = _user(role, request)
     # Made while the user held a role that makes tokens: what they may do with it now depends on their role.
     world["own_token"], _ = token_create(published=world["active"], user=user, name="mine")
-    client.force_login(user)
+    client = _client(role, request)
     before = _snapshot(world)
 
     with django_capture_on_commit_callbacks(execute=False) as enqueued:
@@ -127,7 +131,7 @@ def test_the_role_matrix(role, action, world, client, django_user_model, django_
     assert response.status_code == 302
     if action in EXPECTED_CALL:
         action_row = Action.objects.get()
-        assert action_row.requested_by.username in (f"user-{role}", "root") and len(enqueued) == 1
+        assert action_row.requested_by == _user(role, request) and len(enqueued) == 1
         assert action_perform(action_row.pk).status == Action.Status.SUCCEEDED
         assert [c[0] for c in RecordingBackend.calls if c[0] != "get_run"] == [EXPECTED_CALL[action]]
     elif action == "create_token":
@@ -139,8 +143,8 @@ def test_the_role_matrix(role, action, world, client, django_user_model, django_
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_reading_needs_a_role(role, world, client, django_user_model):
-    client.force_login(_user(role, django_user_model))
+def test_reading_needs_a_role(role, world, request):
+    client = _client(role, request)
     pages = [reverse(name) for name in READ_PAGES] + [
         world["run"].get_absolute_url(),
         world["active"].get_absolute_url(),
@@ -161,8 +165,8 @@ def test_the_migration_made_the_three_roles():
         ("schedule-manager", ["Publish this pipeline"], ["Cancel run", "Resubmit"]),
     ],
 )
-def test_controls_a_user_may_not_use_are_not_shown(role, shown, hidden, world, client, django_user_model):
-    client.force_login(_user(role, django_user_model))
+def test_controls_a_user_may_not_use_are_not_shown(role, shown, hidden, world, request):
+    client = _client(role, request)
     page = client.get(world["run"].get_absolute_url()).content.decode()
     for text in shown:
         assert text in page
@@ -178,10 +182,8 @@ def test_controls_a_user_may_not_use_are_not_shown(role, shown, hidden, world, c
         ("schedule-manager", False, True),
     ],
 )
-def test_published_page_controls_follow_the_role(
-    role, sees_tokens, sees_disable, world, client, django_user_model
-):
-    client.force_login(_user(role, django_user_model))
+def test_published_page_controls_follow_the_role(role, sees_tokens, sees_disable, world, request):
+    client = _client(role, request)
     page = client.get(world["active"].get_absolute_url()).content.decode()
     assert ("Create token" in page) is sees_tokens
     assert (">Disable<" in page) is sees_disable
@@ -196,12 +198,10 @@ def test_published_page_controls_follow_the_role(
         ("superuser", {"mine", "ci"}),
     ],
 )
-def test_a_user_sees_only_their_own_tokens_and_managers_see_everyones_by_owner(
-    role, sees, world, client, django_user_model
-):
-    user = _user(role, django_user_model)
+def test_a_user_sees_only_their_own_tokens_and_managers_see_everyones_by_owner(role, sees, world, request):
+    user = _user(role, request)
     token_create(published=world["active"], user=user, name="mine")
-    client.force_login(user)
+    client = _client(role, request)
 
     response = client.get(world["active"].get_absolute_url())
 
@@ -215,19 +215,17 @@ def test_a_user_sees_only_their_own_tokens_and_managers_see_everyones_by_owner(
         assert "token-owner" not in page and "<th>Owner</th>" not in page
 
 
-def test_a_manager_revoking_someone_elses_token_is_named_on_the_owners_page(world, client, django_user_model):
-    manager = _user("schedule-manager", django_user_model)
-    client.force_login(manager)
-    client.post(reverse("runs:token_revoke", args=[world["active"].pk, world["token"].pk]))
+def test_a_manager_revoking_someone_elses_token_is_named_on_the_owners_page(world, client, manager_client):
+    manager_client.post(reverse("runs:token_revoke", args=[world["active"].pk, world["token"].pk]))
 
     client.force_login(world["owner"])
     page = client.get(world["active"].get_absolute_url()).content.decode()
 
-    assert "by user-schedule-manager" in page
+    assert "by manager" in page
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_one_changes_or_cancels_an_action_someone_else_requested(role, world, client, django_user_model):
+def test_no_one_changes_or_cancels_an_action_someone_else_requested(role, world, request):
     # Actions are an audit trail: every role that reads it reads all of it, and no page or admin form edits it.
     action = Action.objects.create(
         kind=Action.Kind.CANCEL_RUN,
@@ -236,7 +234,7 @@ def test_no_one_changes_or_cancels_an_action_someone_else_requested(role, world,
         target_id="run-1",
         requested_by=world["owner"],
     )
-    client.force_login(_user(role, django_user_model))
+    client = _client(role, request)
     before = list(Action.objects.values())
 
     for url in (reverse("action_detail", args=[action.pk]), reverse("action_list")):

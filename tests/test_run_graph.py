@@ -16,54 +16,43 @@ from backends.base import Backend, BackendUnavailable, RunStatus
 from backends.local.engine import submit_spec
 from backends.local.spec import load_pipeline
 from runs import graph
-from runs.models import PipelineRun, StepEdge, StepRun
+from runs.models import PipelineRun, StepRun
 from runs.run_views import run_graph_status
 from runs.sync import sync_run
+from tests import factories
 from tests.integration.helpers import PIPELINES
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-def mirror_run(
-    steps: list[str],
+def graph_run(
+    steps: list[str | dict],
     edges: list[tuple[str, str, str, str]],
     status: str = RunStatus.RUNNING,
     statuses: dict[str, str] | None = None,
     **fields,
 ) -> PipelineRun:
-    """A run written straight into the mirror, as the sync would write it."""
+    """A run with these steps and edges as the sync mirrors it. Each step (a name, or a dict of StepInfo's
+    fields) is Completed unless ``statuses`` says otherwise, queued, started and finished a few seconds apart.
+    Given the ``external_id`` of a mirrored run, it is the next sync of that run."""
     now = timezone.now()
-    run = PipelineRun.objects.create(
-        backend=fields.pop("backend", "local"),
-        external_id=fields.pop("external_id", f"run_{PipelineRun.objects.count()}"),
-        status=status,
-        display_name=fields.pop("display_name", "Graph run"),
-        created_at=now,
-        started_at=now,
-        **fields,
-    )
     statuses = statuses or {}
-    StepRun.objects.bulk_create(
-        StepRun(
-            run=run,
-            node_id=node,
-            external_id=f"{run.external_id}-{node}",
-            display_name=node,
-            status=statuses.get(node, RunStatus.COMPLETED),
-            log_names=["stdout", "stderr", "system"],
-            position=i,
-            queued_at=now + timedelta(seconds=i % 7),
-            started_at=now + timedelta(seconds=i % 7 + 1),
-            finished_at=now + timedelta(seconds=i % 7 + 3),
+    infos = []
+    for i, step in enumerate(steps):
+        given = {"node_id": step} if isinstance(step, str) else step
+        node = given["node_id"]
+        infos.append(
+            {
+                "status": statuses.get(node, RunStatus.COMPLETED),
+                "queued_at": now + timedelta(seconds=i % 7),
+                "started_at": now + timedelta(seconds=i % 7 + 1),
+                "finished_at": now + timedelta(seconds=i % 7 + 3),
+                **given,
+            }
         )
-        for i, node in enumerate(steps)
-    )
-    StepEdge.objects.bulk_create(
-        StepEdge(run=run, source_node=a, source_output=o, target_node=b, target_input=i)
-        for a, o, b, i in edges
-    )
-    return run
+    fields.setdefault("display_name", "Graph run")
+    return factories.run(status=status, created_at=now, steps=infos, edges=edges, **fields)
 
 
 def fan_out(width: int, prefix: str = "shard") -> tuple[list[str], list[tuple[str, str, str, str]]]:
@@ -73,12 +62,6 @@ def fan_out(width: int, prefix: str = "shard") -> tuple[list[str], list[tuple[st
     edges += [(s, "result", "merge", s) for s in shards]
     edges.append(("merge", "merged", "report", "folder"))
     return ["split", *shards, "merge", "report"], edges
-
-
-@pytest.fixture
-def logged_in(client, admin_user):
-    client.force_login(admin_user)
-    return client
 
 
 @pytest.fixture(autouse=True)
@@ -218,7 +201,7 @@ def test_a_group_on_the_failed_path_keeps_only_its_failed_members():
 
 def test_the_layout_is_computed_once_and_kept_on_the_run(django_assert_num_queries, monkeypatch):
     steps, edges = fan_out(20)
-    run = mirror_run(steps, edges)
+    run = graph_run(steps, edges)
     structure = structure_of(run)
     shown = graph.visible_graph(structure, graph.GraphView(), {})
     calls = []
@@ -243,11 +226,11 @@ def test_the_layout_is_computed_once_and_kept_on_the_run(django_assert_num_queri
 
 def test_the_layout_is_computed_again_when_the_steps_change(monkeypatch):
     steps, edges = fan_out(5)
-    run = mirror_run(steps, edges)
+    run = graph_run(steps, edges)
     graph.cached_layout(
         run, structure_of(run), graph.visible_graph(structure_of(run), graph.GraphView(), {}), default=True
     )
-    StepRun.objects.create(run=run, node_id="late", external_id="late", position=99)
+    graph_run([*steps, "late"], edges, external_id=run.external_id)
     cache.clear()
     run.refresh_from_db()
 
@@ -262,7 +245,7 @@ def test_the_layout_is_computed_again_when_the_steps_change(monkeypatch):
 
 def test_a_run_keeps_a_few_layouts_and_always_the_default_one():
     steps, edges = fan_out(248)
-    run = mirror_run(steps, edges)
+    run = graph_run(steps, edges)
     structure = structure_of(run)
     default = graph.visible_graph(structure, graph.GraphView(), {})
     graph.cached_layout(run, structure, default, default=True)
@@ -279,11 +262,11 @@ def test_a_run_keeps_a_few_layouts_and_always_the_default_one():
 # --- the page -------------------------------------------------------------------------------
 
 
-def test_the_page_draws_every_step_as_a_node_that_opens_its_log(logged_in):
+def test_the_page_draws_every_step_as_a_node_that_opens_its_log(viewer_client):
     steps, edges = fan_out(20)
-    run = mirror_run(steps, edges)
+    run = graph_run(steps, edges)
 
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
 
     assert svg_nodes(page) == steps
     shard_log = reverse("runs:step_log", args=[run.pk, "shard_000", "stdout"])
@@ -294,12 +277,12 @@ def test_the_page_draws_every_step_as_a_node_that_opens_its_log(logged_in):
     )  # statuses drawn from the start, without JavaScript
 
 
-def test_the_page_with_250_steps_collapses_the_fan_out_into_one_node(logged_in):
+def test_the_page_with_250_steps_collapses_the_fan_out_into_one_node(viewer_client):
     steps, edges = fan_out(247)
     statuses = {"shard_003": RunStatus.FAILED, "shard_200": RunStatus.FAILED, "shard_201": RunStatus.RUNNING}
-    run = mirror_run(steps, edges, statuses=statuses)
+    run = graph_run(steps, edges, statuses=statuses)
 
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
 
     assert svg_nodes(page) == ["split", "shard_000", "merge", "report"]
     assert "247 steps · 2 failed" in page
@@ -308,50 +291,50 @@ def test_the_page_with_250_steps_collapses_the_fan_out_into_one_node(logged_in):
     # The outline still lists every step.
     assert page.count('class="step"') == 250
 
-    expanded = logged_in.get(run.get_absolute_url(), {"expand": "shard_000"}).content.decode()
+    expanded = viewer_client.get(run.get_absolute_url(), {"expand": "shard_000"}).content.decode()
     assert len(svg_nodes(expanded)) == 250
 
 
-def test_the_failed_path_view_draws_only_the_failures_and_their_path(logged_in):
+def test_the_failed_path_view_draws_only_the_failures_and_their_path(viewer_client):
     steps, edges = fan_out(10)
-    run = mirror_run(steps, edges, status=RunStatus.FAILED, statuses={"shard_004": RunStatus.FAILED})
+    run = graph_run(steps, edges, status=RunStatus.FAILED, statuses={"shard_004": RunStatus.FAILED})
 
-    page = logged_in.get(run.get_absolute_url(), {"view": "failed"}).content.decode()
+    page = viewer_client.get(run.get_absolute_url(), {"view": "failed"}).content.decode()
 
     assert svg_nodes(page) == ["split", "shard_004", "merge", "report"]
     assert "Failed path only (1 failed)" in page
 
 
-def test_unknown_view_parameters_show_the_whole_graph(logged_in):
-    run = mirror_run(["a", "b"], [("a", "o", "b", "i")])
-    response = logged_in.get(run.get_absolute_url(), {"view": "<x>", "expand": ["nope", ""]})
+def test_unknown_view_parameters_show_the_whole_graph(viewer_client):
+    run = graph_run(["a", "b"], [("a", "o", "b", "i")])
+    response = viewer_client.get(run.get_absolute_url(), {"view": "<x>", "expand": ["nope", ""]})
     assert response.status_code == 200 and svg_nodes(response.content.decode()) == ["a", "b"]
 
 
-def test_a_run_without_steps_yet_polls_until_they_come(logged_in):
-    run = mirror_run([], [])
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+def test_a_run_without_steps_yet_polls_until_they_come(viewer_client):
+    run = graph_run([], [])
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
     assert "No steps mirrored yet." in page
     key = re.search(r"graph/status\?layout=([0-9a-f]+)", page).group(1)
-    StepRun.objects.create(run=run, node_id="first", external_id="first")
+    graph_run(["first"], [], external_id=run.external_id)  # the next sync brings the first step
 
-    response = logged_in.get(reverse("runs:graph_status", args=[run.pk]), {"layout": key}, **HTMX)
+    response = viewer_client.get(reverse("runs:graph_status", args=[run.pk]), {"layout": key}, **HTMX)
 
     assert response["HX-Refresh"] == "true"
 
 
-def test_the_outline_lists_steps_by_depth_with_their_inputs_outputs_and_links(logged_in):
-    run = mirror_run(
-        ["write", "read"], [("write", "out", "read", "message")], statuses={"read": RunStatus.RUNNING}
-    )
-    StepRun.objects.filter(run=run, node_id="write").update(
-        outputs={"out": "/engine/runs/r1/write/outputs/out"}, command="echo hi > $out"
-    )
-    StepRun.objects.filter(run=run, node_id="read").update(
-        inputs={"message": "/engine/runs/r1/write/outputs/out"}
+def test_the_outline_lists_steps_by_depth_with_their_inputs_outputs_and_links(viewer_client):
+    out = "/engine/runs/r1/write/outputs/out"
+    run = graph_run(
+        [
+            {"node_id": "write", "outputs": {"out": out}, "command": "echo hi > $out"},
+            {"node_id": "read", "inputs": {"message": out}},
+        ],
+        [("write", "out", "read", "message")],
+        statuses={"read": RunStatus.RUNNING},
     )
 
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
 
     assert page.index('id="step-write"') < page.index('id="step-read"')
     assert 'class="outline-name outline-d1"' in page
@@ -359,12 +342,12 @@ def test_the_outline_lists_steps_by_depth_with_their_inputs_outputs_and_links(lo
     assert reverse("runs:step_log", args=[run.pk, "read", "stderr"]) in page
 
 
-def test_the_timeline_has_a_queue_bar_and_a_run_bar_per_step(logged_in):
+def test_the_timeline_has_a_queue_bar_and_a_run_bar_per_step(viewer_client):
     steps, edges = fan_out(3)
-    run = mirror_run(steps, edges, statuses={"merge": RunStatus.RUNNING})
-    StepRun.objects.filter(run=run, node_id="merge").update(finished_at=None)
+    steps = [{"node_id": "merge", "finished_at": None} if s == "merge" else s for s in steps]
+    run = graph_run(steps, edges, statuses={"merge": RunStatus.RUNNING})
 
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
     timeline = page[page.index('<svg class="timeline"') :]
     timeline = timeline[: timeline.index("</svg>")]
 
@@ -374,9 +357,9 @@ def test_the_timeline_has_a_queue_bar_and_a_run_bar_per_step(logged_in):
     assert ">0s</text>" in timeline
 
 
-def test_the_live_region_brings_the_steps_and_timeline_out_of_band(logged_in):
-    run = mirror_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
-    response = logged_in.get(run.get_absolute_url(), {"expand": "x"}, HTTP_HX_TARGET="run-live", **HTMX)
+def test_the_live_region_brings_the_steps_and_timeline_out_of_band(viewer_client):
+    run = graph_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
+    response = viewer_client.get(run.get_absolute_url(), {"expand": "x"}, HTTP_HX_TARGET="run-live", **HTMX)
     body = response.content.decode()
 
     assert response.status_code == 200
@@ -385,17 +368,19 @@ def test_the_live_region_brings_the_steps_and_timeline_out_of_band(logged_in):
     assert '<svg class="graph"' not in body  # the structure is never sent again
 
 
-def test_the_live_region_answers_204_while_nothing_changed(logged_in, django_assert_max_num_queries):
-    run = mirror_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
-    first = logged_in.get(run.get_absolute_url(), HTTP_HX_TARGET="run-live", **HTMX)
+def test_the_live_region_answers_204_while_nothing_changed(viewer_client, django_assert_max_num_queries):
+    run = graph_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
+    first = viewer_client.get(run.get_absolute_url(), HTTP_HX_TARGET="run-live", **HTMX)
     seen = first.context["live_url"].split("seen=")[1]
 
     with django_assert_max_num_queries(6):  # session, user, run, actions, permissions: no step is read
-        unchanged = logged_in.get(run.get_absolute_url(), {"seen": seen}, HTTP_HX_TARGET="run-live", **HTMX)
+        unchanged = viewer_client.get(
+            run.get_absolute_url(), {"seen": seen}, HTTP_HX_TARGET="run-live", **HTMX
+        )
     assert unchanged.status_code == 204
 
     PipelineRun.objects.filter(pk=run.pk).update(backend_updated_at=timezone.now())
-    changed = logged_in.get(run.get_absolute_url(), {"seen": seen}, HTTP_HX_TARGET="run-live", **HTMX)
+    changed = viewer_client.get(run.get_absolute_url(), {"seen": seen}, HTTP_HX_TARGET="run-live", **HTMX)
     assert changed.status_code == 200 and 'id="run-steps"' in changed.content.decode()
 
 
@@ -409,17 +394,17 @@ def status_request(run: PipelineRun, key: str, user):
     return request
 
 
-def test_the_status_endpoint_recolours_the_drawn_nodes_with_one_query(
-    logged_in, admin_user, django_assert_num_queries
+def test_the_status_endpoint_recolours_the_drawn_nodes_with_one_query_for_the_steps(
+    viewer_client, viewer, django_assert_num_queries
 ):
     steps, edges = fan_out(247)
-    run = mirror_run(steps, edges, statuses={"shard_010": RunStatus.RUNNING})
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+    run = graph_run(steps, edges, statuses={"shard_010": RunStatus.RUNNING})
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
     key = re.search(r"graph/status\?layout=([0-9a-f]+)", page).group(1)
     StepRun.objects.filter(run=run, node_id="shard_011").update(status=RunStatus.FAILED)
 
-    request = status_request(run, key, admin_user)
-    with django_assert_num_queries(1):
+    request = status_request(run, key, viewer)
+    with django_assert_num_queries(3):  # the viewer's permissions (its own, its groups'), then the steps
         response = run_graph_status(request, run.pk)
     body = response.content.decode()
 
@@ -429,72 +414,76 @@ def test_the_status_endpoint_recolours_the_drawn_nodes_with_one_query(
     assert 'hx-trigger="every 2s"' in body and '<svg class="graph"' not in body
 
 
-def test_the_status_endpoint_answers_no_content_while_nothing_it_shows_changed(logged_in):
-    run = mirror_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+def test_the_status_endpoint_answers_no_content_while_nothing_it_shows_changed(viewer_client):
+    run = graph_run(["a", "b"], [("a", "o", "b", "i")], statuses={"b": RunStatus.RUNNING})
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
     poll = re.search(r'hx-get="([^"]*/graph/status[^"]*)"', page).group(1).replace("&amp;", "&")
 
-    assert logged_in.get(poll, **HTMX).status_code == 204
+    assert viewer_client.get(poll, **HTMX).status_code == 204
     StepRun.objects.filter(run=run, node_id="b").update(status=RunStatus.FAILED)
-    changed = logged_in.get(poll, **HTMX)
+    changed = viewer_client.get(poll, **HTMX)
 
     assert changed.status_code == 200 and 'data-node="b" data-status="Failed"' in changed.content.decode()
     again = re.search(r'hx-get="([^"]*)"', changed.content.decode()).group(1).replace("&amp;", "&")
-    assert again != poll and logged_in.get(again, **HTMX).status_code == 204
+    assert again != poll and viewer_client.get(again, **HTMX).status_code == 204
 
 
-def test_the_status_endpoint_stops_polling_once_the_run_is_terminal(logged_in):
-    run = mirror_run(["a", "b"], [("a", "o", "b", "i")])
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+def test_the_status_endpoint_stops_polling_once_the_run_is_terminal(viewer_client):
+    run = graph_run(["a", "b"], [("a", "o", "b", "i")])
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
     key = re.search(r"graph/status\?layout=([0-9a-f]+)", page).group(1)
     url = reverse("runs:graph_status", args=[run.pk])
 
-    assert logged_in.get(url, {"layout": key}, **HTMX).status_code == 200
+    assert viewer_client.get(url, {"layout": key}, **HTMX).status_code == 200
     PipelineRun.objects.filter(pk=run.pk).update(status=RunStatus.COMPLETED)
-    done = logged_in.get(url, {"layout": key}, **HTMX)
+    done = viewer_client.get(url, {"layout": key}, **HTMX)
 
     assert done.status_code == 286
     assert "every 2s" not in done.content.decode() and 'data-status="Completed"' in done.content.decode()
 
 
-def test_the_status_endpoint_reads_the_layout_from_the_run_when_the_cache_lost_it(logged_in):
-    run = mirror_run(["a", "b"], [("a", "o", "b", "i")])
-    key = re.search(r"layout=([0-9a-f]+)", logged_in.get(run.get_absolute_url()).content.decode()).group(1)
+def test_the_status_endpoint_reads_the_layout_from_the_run_when_the_cache_lost_it(viewer_client):
+    run = graph_run(["a", "b"], [("a", "o", "b", "i")])
+    key = re.search(r"layout=([0-9a-f]+)", viewer_client.get(run.get_absolute_url()).content.decode()).group(
+        1
+    )
     cache.clear()
 
-    response = logged_in.get(reverse("runs:graph_status", args=[run.pk]), {"layout": key}, **HTMX)
+    response = viewer_client.get(reverse("runs:graph_status", args=[run.pk]), {"layout": key}, **HTMX)
 
     assert response.status_code == 200 and 'data-node="b"' in response.content.decode()
 
 
-def test_the_status_endpoint_asks_for_a_new_page_when_the_steps_changed(logged_in):
-    run = mirror_run(["a", "b"], [("a", "o", "b", "i")])
-    key = re.search(r"layout=([0-9a-f]+)", logged_in.get(run.get_absolute_url()).content.decode()).group(1)
-    StepRun.objects.create(run=run, node_id="c", external_id="c", position=3)
+def test_the_status_endpoint_asks_for_a_new_page_when_the_steps_changed(viewer_client):
+    run = graph_run(["a", "b"], [("a", "o", "b", "i")])
+    key = re.search(r"layout=([0-9a-f]+)", viewer_client.get(run.get_absolute_url()).content.decode()).group(
+        1
+    )
+    graph_run(["a", "b", "c"], [("a", "o", "b", "i")], external_id=run.external_id)
     url = reverse("runs:graph_status", args=[run.pk])
 
-    changed = logged_in.get(url, {"layout": key}, **HTMX)
-    unknown = logged_in.get(url, {"layout": "0123abcd"}, **HTMX)
+    changed = viewer_client.get(url, {"layout": key}, **HTMX)
+    unknown = viewer_client.get(url, {"layout": "0123abcd"}, **HTMX)
 
     assert changed["HX-Refresh"] == "true" and unknown["HX-Refresh"] == "true"
-    assert logged_in.get(reverse("runs:graph_status", args=[999999]), {"layout": key}).status_code == 404
+    assert viewer_client.get(reverse("runs:graph_status", args=[999999]), {"layout": key}).status_code == 404
 
 
 # --- the definition -------------------------------------------------------------------------
 
 
-def test_download_yaml_gives_the_definition_the_run_was_submitted_with(logged_in, engine_dir):
+def test_download_yaml_gives_the_definition_the_run_was_submitted_with(viewer_client, engine_dir):
     local = submit_spec(load_pipeline(PIPELINES / "two_steps.yml"))
     run = sync_run("local", local.pk)
 
-    response = logged_in.get(reverse("runs:definition", args=[run.pk]))
+    response = viewer_client.get(reverse("runs:definition", args=[run.pk]))
 
     assert response.status_code == 200
     assert response["Content-Disposition"] == f'attachment; filename="{local.pk}.yml"'
     assert response.content.decode() == (PIPELINES / "two_steps.yml").read_text()
     assert (
         f'href="{reverse("runs:definition", args=[run.pk])}"'
-        in logged_in.get(run.get_absolute_url()).content.decode()
+        in viewer_client.get(run.get_absolute_url()).content.decode()
     )
 
 
@@ -503,28 +492,26 @@ class DownBackend(Backend):
         raise BackendUnavailable("workspace ml.example is not answering (HTTP 503)")
 
 
-def test_a_backend_error_on_download_is_a_message_not_a_500(logged_in, configure_backends):
+def test_a_backend_error_on_download_is_a_message_not_a_500(viewer_client, configure_backends):
     configure_backends(
         {"local": {"engine": "local"}, "remote": {"engine": "tests.test_run_graph.DownBackend"}}
     )
-    run = mirror_run(["a"], [], backend="remote")
+    run = graph_run(["a"], [], backend="remote")
 
-    response = logged_in.get(reverse("runs:definition", args=[run.pk]), follow=True)
+    response = viewer_client.get(reverse("runs:definition", args=[run.pk]), follow=True)
 
     assert response.redirect_chain[-1][0] == run.get_absolute_url()
     assert "not answering (HTTP 503)" in response.content.decode()
 
 
-def test_a_run_of_a_backend_no_longer_configured_has_no_definition_to_download(logged_in):
-    run = mirror_run(["a"], [], backend="retired")
-    response = logged_in.get(reverse("runs:definition", args=[run.pk]), follow=True)
+def test_a_run_of_a_backend_no_longer_configured_has_no_definition_to_download(viewer_client):
+    run = graph_run(["a"], [], backend="retired")
+    response = viewer_client.get(reverse("runs:definition", args=[run.pk]), follow=True)
     assert "could not be read" in response.content.decode()
 
 
-def test_a_viewer_may_read_the_graph_and_a_stranger_may_not(client, viewer, stranger):
-    run = mirror_run(["a"], [])
-    client.force_login(stranger)
-    assert client.get(run.get_absolute_url()).status_code == 403
-    assert client.get(reverse("runs:definition", args=[run.pk])).status_code == 403
-    client.force_login(viewer)
-    assert client.get(run.get_absolute_url()).status_code == 200
+def test_a_viewer_may_read_the_graph_and_a_stranger_may_not(viewer_client, stranger_client):
+    run = graph_run(["a"], [])
+    assert stranger_client.get(run.get_absolute_url()).status_code == 403
+    assert stranger_client.get(reverse("runs:definition", args=[run.pk])).status_code == 403
+    assert viewer_client.get(run.get_absolute_url()).status_code == 200

@@ -8,9 +8,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from backends.base import FireStatus
 from dashboard.models import Action
-from runs.models import PipelineRun
-from schedules.models import Schedule, ScheduleFire
+from schedules.models import Schedule
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -42,48 +43,32 @@ WEEKDAYS = {
 
 @pytest.fixture
 def schedules():
-    a = Schedule.objects.create(
-        backend="local",
-        external_id="quarter",
-        name="quarter",
-        trigger=EVERY_15,
-        kind="recurrence",
-        target_label="train-model",
-    )
-    b = Schedule.objects.create(
-        backend="local",
+    a = factories.schedule(external_id="quarter", trigger=EVERY_15, pipeline_id="train-model")
+    b = factories.schedule(
         external_id="mornings",
-        name="mornings",
         trigger=WEEKDAYS,
-        kind="recurrence",
-        target_label="fan-out",
+        pipeline_id="fan-out",
         enabled=False,
         description="prime counts",
     )
     now = timezone.now()
     for i, status in enumerate(["Completed", "Failed", "Completed"]):
-        run = PipelineRun.objects.create(
-            backend="local",
+        run = factories.run(
             external_id=f"q{i}",
             status=status,
             created_at=now,
             started_at=now - timedelta(minutes=10),
             finished_at=now - timedelta(minutes=10 - 2 * (i + 1)),
         )
-        ScheduleFire.objects.create(
-            schedule=a, fire_time=now - timedelta(minutes=15 * (3 - i)), status="Fired", run=run
-        )
-    ScheduleFire.objects.create(
-        schedule=a, fire_time=now - timedelta(hours=2), status="Skipped", reason="missed"
-    )
+        factories.fire(a, fire_time=now - timedelta(minutes=15 * (3 - i)), run=run)
+    factories.fire(a, fire_time=now - timedelta(hours=2), status=FireStatus.SKIPPED, reason="missed")
     return a, b
 
 
 def test_the_list_shows_each_schedule_in_plain_words_with_its_next_fire_and_outcomes(
-    client, viewer, schedules
+    viewer_client, schedules
 ):
-    client.force_login(viewer)
-    page = client.get(reverse("schedules:list")).content.decode()
+    page = viewer_client.get(reverse("schedules:list")).content.decode()
     assert "every 15 minutes" in page
     assert "weekdays at 04:00 and 04:30, Pacific time" in page
     assert page.count('class="mark ok"') == 2 and page.count('class="mark bad"') == 1
@@ -101,26 +86,23 @@ def test_the_list_shows_each_schedule_in_plain_words_with_its_next_fire_and_outc
         ({"backend": "azure"}, set()),
     ],
 )
-def test_the_list_filters(client, viewer, schedules, params, shown):
-    client.force_login(viewer)
-    response = client.get(reverse("schedules:list"), params)
+def test_the_list_filters(viewer_client, schedules, params, shown):
+    response = viewer_client.get(reverse("schedules:list"), params)
     assert {s.name for s in response.context["schedules"]} == shown
 
 
-def test_the_next_fire_is_shown_in_the_viewers_time_zone(client, viewer, schedules):
-    client.force_login(viewer)
-    client.cookies["tz"] = "Asia/Tokyo"
-    page = client.get(reverse("schedules:list")).content.decode()
+def test_the_next_fire_is_shown_in_the_viewers_time_zone(viewer_client, schedules):
+    viewer_client.cookies["tz"] = "Asia/Tokyo"
+    page = viewer_client.get(reverse("schedules:list")).content.decode()
     assert "(Asia/Tokyo)" in page
-    client.cookies["tz"] = "Not/AZone"
-    assert client.get(reverse("schedules:list")).status_code == 200
+    viewer_client.cookies["tz"] = "Not/AZone"
+    assert viewer_client.get(reverse("schedules:list")).status_code == 200
 
 
 def test_a_schedule_page_shows_definition_next_fires_history_success_rate_and_median(
-    client, viewer, schedules
+    viewer_client, schedules
 ):
-    client.force_login(viewer)
-    response = client.get(reverse("schedules:detail", args=[schedules[0].pk]))
+    response = viewer_client.get(reverse("schedules:detail", args=[schedules[0].pk]))
     page = response.content.decode()
     assert len(response.context["next_fires"]) == 10
     assert response.context["stats"]["success_rate"] == 67
@@ -128,26 +110,26 @@ def test_a_schedule_page_shows_definition_next_fires_history_success_rate_and_me
     assert "Skipped" in page and "missed" in page and "q1" in page
 
 
-def test_a_disabled_schedule_has_no_next_fires(client, viewer, schedules):
-    client.force_login(viewer)
-    response = client.get(reverse("schedules:detail", args=[schedules[1].pk]))
+def test_a_disabled_schedule_has_no_next_fires(viewer_client, schedules):
+    response = viewer_client.get(reverse("schedules:detail", args=[schedules[1].pk]))
     assert response.context["next_fires"] == [] and "the schedule is disabled" in response.content.decode()
 
 
-def test_the_calendar_buckets_the_week_by_hour(client, viewer, schedules):
-    client.force_login(viewer)
-    response = client.get(reverse("schedules:calendar"))
+def test_the_calendar_buckets_the_week_by_hour(viewer_client, schedules):
+    response = viewer_client.get(reverse("schedules:calendar"))
     cells = [c for row in response.context["rows"] for c in row["cells"]]
     assert sum(c["total"] for c in cells) in range(7 * 24 * 4 - 4, 7 * 24 * 4 + 1)  # only the enabled one
     assert max(c["total"] for c in cells) == 4
 
 
 def test_a_manager_disables_one_schedule_through_an_action(
-    client, manager, schedules, django_capture_on_commit_callbacks
+    manager_client, schedules, django_capture_on_commit_callbacks
 ):
-    client.force_login(manager)
+    page = manager_client.get(reverse("schedules:list")).content.decode()
+    assert ">Disable<" in page and "Disable…" in page  # the controls a viewer is not shown
+
     with django_capture_on_commit_callbacks() as enqueued:
-        client.post(
+        manager_client.post(
             reverse("schedules:set_enabled", args=[schedules[0].pk]), {"enabled": "0", "reason": "holiday"}
         )
     action = Action.objects.get()
@@ -156,17 +138,16 @@ def test_a_manager_disables_one_schedule_through_an_action(
 
 
 def test_bulk_shows_a_preview_then_makes_one_action_per_changing_schedule(
-    client, manager, schedules, django_capture_on_commit_callbacks
+    manager_client, schedules, django_capture_on_commit_callbacks
 ):
-    client.force_login(manager)
     ids = [str(s.pk) for s in schedules]
-    preview = client.post(reverse("schedules:bulk"), {"ids": ids, "enabled": "0"})
+    preview = manager_client.post(reverse("schedules:bulk"), {"ids": ids, "enabled": "0"})
     assert [s.name for s in preview.context["changing"]] == ["quarter"]
     assert [s.name for s in preview.context["unchanged"]] == ["mornings"]
     assert not Action.objects.exists()
 
     with django_capture_on_commit_callbacks():
-        client.post(
+        manager_client.post(
             reverse("schedules:bulk"), {"ids": ids, "enabled": "0", "confirm": "1", "reason": "freeze"}
         )
 
@@ -174,10 +155,8 @@ def test_bulk_shows_a_preview_then_makes_one_action_per_changing_schedule(
 
 
 @pytest.mark.parametrize("role", ["viewer", "operator"])
-def test_only_schedule_managers_switch_schedules(client, django_user_model, schedules, role):
-    from tests.conftest import make_user
-
-    client.force_login(make_user(django_user_model, f"u-{role}", role))
+def test_only_schedule_managers_switch_schedules(request, schedules, role):
+    client = request.getfixturevalue(f"{role}_client")
     assert (
         client.post(reverse("schedules:set_enabled", args=[schedules[0].pk]), {"enabled": "0"}).status_code
         == 403
@@ -191,6 +170,5 @@ def test_only_schedule_managers_switch_schedules(client, django_user_model, sche
     assert not Action.objects.exists() and Schedule.objects.get(pk=schedules[0].pk).enabled
 
 
-def test_an_unknown_schedule_is_a_404(client, viewer):
-    client.force_login(viewer)
-    assert client.get(reverse("schedules:detail", args=[999])).status_code == 404
+def test_an_unknown_schedule_is_a_404(viewer_client):
+    assert viewer_client.get(reverse("schedules:detail", args=[999])).status_code == 404

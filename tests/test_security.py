@@ -18,15 +18,14 @@ from axes.utils import reset
 from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
 
 from backends.base import RunStatus
 from dashboard.models import Action
 from dashboard.security import RedactSecretsFilter, redact_secrets
-from runs.models import PipelineRun
+from tests import factories
 from tests.conftest import ROOT
 
-PASSWORD = "admin-pass-123"
+PASSWORD = "viewer-pass-123"  # the viewer fixture's (tests/conftest.py make_user)
 STRONG_KEY = "q7Yd0-Kx_3vLzP9mWb2RtN8cJf4HsQ6uGe1VaT5oIy0DkXr2Lw"
 EXPECTED_CSP = {
     "default-src 'self'",
@@ -40,19 +39,6 @@ EXPECTED_CSP = {
     "form-action 'self'",
     "frame-ancestors 'none'",
 }
-
-
-def make_run(**fields) -> PipelineRun:
-    now = timezone.now()
-    return PipelineRun.objects.create(
-        backend="local",
-        external_id=f"run_{PipelineRun.objects.count()}",
-        status=RunStatus.RUNNING,
-        created_at=now,
-        started_at=now,
-        display_name="Nightly training",
-        **fields,
-    )
 
 
 def directives(response) -> set[str]:
@@ -70,10 +56,10 @@ def csrf_token_from_page(html: str) -> str:
 
 
 @pytest.mark.django_db
-def test_a_cancel_post_without_the_csrf_token_is_refused(admin_user):
+def test_a_cancel_post_without_the_csrf_token_is_refused(operator):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin_user)
-    run = make_run()
+    client.force_login(operator)
+    run = factories.run(status=RunStatus.RUNNING)
 
     plain = client.post(reverse("runs:cancel", args=[run.pk]), {"reason": "forged"})
     htmx = client.post(reverse("runs:cancel", args=[run.pk]), {"reason": "forged"}, HTTP_HX_REQUEST="true")
@@ -84,10 +70,10 @@ def test_a_cancel_post_without_the_csrf_token_is_refused(admin_user):
 
 
 @pytest.mark.django_db
-def test_an_htmx_cancel_with_the_token_from_the_page_is_accepted(admin_user):
+def test_an_htmx_cancel_with_the_token_from_the_page_is_accepted(operator):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin_user)
-    run = make_run()
+    client.force_login(operator)
+    run = factories.run(status=RunStatus.RUNNING)
     token = csrf_token_from_page(client.get(run.get_absolute_url()).content.decode())
 
     response = client.post(
@@ -131,7 +117,7 @@ def test_the_csrf_cookie_is_http_only_as_htmx_gets_the_token_from_the_page(clien
 # --- login lockout --------------------------------------------------------------------------
 
 
-def log_in(client: Client, password: str, username: str = "admin", ip: str = "10.0.0.1", **meta: str):
+def log_in(client: Client, password: str, username: str = "viewer", ip: str = "10.0.0.1", **meta: str):
     return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip, **meta)
 
 
@@ -145,7 +131,7 @@ def fail(client: Client, times: int = 5, **kwargs) -> None:
 
 
 @pytest.mark.django_db
-def test_five_bad_passwords_lock_the_username_out_even_with_the_right_one(client, admin_user):
+def test_five_bad_passwords_lock_the_username_out_even_with_the_right_one(client, viewer):
     fail(client)
 
     response = log_in(client, PASSWORD)
@@ -158,14 +144,14 @@ def test_five_bad_passwords_lock_the_username_out_even_with_the_right_one(client
 
 
 @pytest.mark.django_db
-def test_the_lockout_is_for_the_username_from_that_address_only(client, admin_user):
+def test_the_lockout_is_for_the_username_from_that_address_only(client, viewer):
     fail(client, ip="10.0.0.1")
 
     assert log_in(client, PASSWORD, ip="10.0.0.2").status_code == 302
 
 
 @pytest.mark.django_db
-def test_behind_a_proxy_attempts_count_against_the_address_the_proxy_saw(client, admin_user, settings):
+def test_behind_a_proxy_attempts_count_against_the_address_the_proxy_saw(client, viewer, settings):
     settings.RUNBOARD_BEHIND_PROXY = True
     proxy = "10.0.0.254"
     fail(
@@ -177,7 +163,7 @@ def test_behind_a_proxy_attempts_count_against_the_address_the_proxy_saw(client,
 
 
 @pytest.mark.django_db
-def test_four_bad_passwords_then_the_right_one_start_the_count_again(client, admin_user):
+def test_four_bad_passwords_then_the_right_one_start_the_count_again(client, viewer):
     fail(client, times=4)
     assert log_in(client, PASSWORD).status_code == 302
     client.logout()
@@ -187,7 +173,7 @@ def test_four_bad_passwords_then_the_right_one_start_the_count_again(client, adm
 
 
 @pytest.mark.django_db
-def test_the_lockout_lifts_after_the_cool_off(client, admin_user, settings):
+def test_the_lockout_lifts_after_the_cool_off(client, viewer, settings):
     settings.AXES_COOLOFF_TIME = timedelta(seconds=1)
     fail(client)
     assert log_in(client, PASSWORD).status_code == 429
@@ -196,7 +182,7 @@ def test_the_lockout_lifts_after_the_cool_off(client, admin_user, settings):
     response = log_in(client, PASSWORD)
 
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(admin_user.pk)
+    assert client.session["_auth_user_id"] == str(viewer.pk)
 
 
 class Clock:
@@ -270,18 +256,18 @@ def test_the_time_shown_holds_when_the_failures_came_from_two_browsers(client, a
 
 
 @pytest.mark.django_db
-def test_an_administrator_can_lift_a_lockout(client, admin_user):
+def test_an_administrator_can_lift_a_lockout(client, viewer):
     fail(client)
     assert log_in(client, PASSWORD).status_code == 429
 
-    reset(username="admin")
+    reset(username="viewer")
 
     assert log_in(client, PASSWORD).status_code == 302
 
 
 @pytest.mark.django_db
-def test_force_login_still_works_with_the_lockout_backend(client, admin_user):
-    client.force_login(admin_user)
+def test_force_login_still_works_with_the_lockout_backend(client, viewer):
+    client.force_login(viewer)
 
     assert client.get(reverse("runs:list")).status_code == 200
 
@@ -290,12 +276,11 @@ def test_force_login_still_works_with_the_lockout_backend(client, admin_user):
 
 
 @pytest.mark.django_db
-def test_every_page_carries_the_security_headers(client, admin_user):
-    client.force_login(admin_user)
-    run = make_run()
+def test_every_page_carries_the_security_headers(viewer_client):
+    run = factories.run(status=RunStatus.RUNNING)
 
     for url in (reverse("login"), reverse("runs:list"), run.get_absolute_url(), "/nowhere/"):
-        response = client.get(url)
+        response = viewer_client.get(url)
         assert directives(response) == EXPECTED_CSP, url
         assert response["X-Frame-Options"] == "DENY", url
         assert response["X-Content-Type-Options"] == "nosniff", url
@@ -303,7 +288,7 @@ def test_every_page_carries_the_security_headers(client, admin_user):
 
 
 @pytest.mark.django_db
-def test_the_session_cookie_is_http_only(client, admin_user):
+def test_the_session_cookie_is_http_only(client, viewer):
     response = log_in(client, PASSWORD)
 
     assert response.cookies[settings.SESSION_COOKIE_NAME]["httponly"]
@@ -410,11 +395,11 @@ def test_behind_a_proxy_production_trusts_x_forwarded_proto():
 
 
 @pytest.mark.django_db
-def test_the_secret_key_is_never_rendered(client, admin_user):
+def test_the_secret_key_is_never_rendered(client, viewer_client, operator_client, manager_client):
     pages = [client.get(reverse("login"))]
-    client.force_login(admin_user)
-    run = make_run()
-    pages += [client.get(reverse("runs:list")), client.get(run.get_absolute_url()), client.get("/nowhere/")]
+    run = factories.run(status=RunStatus.RUNNING)
+    for role_client in (viewer_client, operator_client, manager_client):  # each role is shown other controls
+        pages += [role_client.get(url) for url in (reverse("runs:list"), run.get_absolute_url(), "/nowhere/")]
 
     for response in pages:
         assert settings.SECRET_KEY not in response.content.decode()

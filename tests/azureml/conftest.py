@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from backends.azureml import compose
 
 AZURE = "azure-test"
@@ -42,10 +40,3 @@ def azure_options(recording: Path, **more) -> dict:
 def sent(backend) -> list[tuple[str, str]]:
     """(method, path) of every request the replay answered, in order."""
     return [(s.method, s.path) for s in backend.workspace.recording.sent]
-
-
-@pytest.fixture
-def logged_in(client, viewer):
-    """A data scientist: reads everything, changes nothing."""
-    client.force_login(viewer)
-    return client

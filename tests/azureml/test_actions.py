@@ -43,26 +43,26 @@ def test_cancelling_a_job_that_ended_sends_nothing_and_says_how_it_ended(replay)
 
 
 def test_a_cancel_action_is_carried_out_and_audited(
-    replay, admin_user, redis_url, django_capture_on_commit_callbacks
+    replay, operator, redis_url, django_capture_on_commit_callbacks
 ):
     replay()
     sync_backend(AZURE, now=True)
     run = PipelineRun.objects.get(backend=AZURE, external_id=demo.RUNNING_JOB)
 
     with django_capture_on_commit_callbacks():
-        action = run_cancel(run=run, user=admin_user, reason="wrong data")
+        action = run_cancel(run=run, user=operator, reason="wrong data")
     done = action_perform(action.pk)
 
     assert done.status == Action.Status.SUCCEEDED and "CancelRequested" in done.result
 
 
-def test_resubmitting_sends_the_job_again_under_a_new_name(replay, workspace, admin_user, redis_url):
+def test_resubmitting_sends_the_job_again_under_a_new_name(replay, workspace, operator, redis_url):
     jobs_created(workspace)
     backend = replay()
     sync_backend(AZURE, now=True)
     run = PipelineRun.objects.get(backend=AZURE, external_id=demo.SCHEDULED_JOB)
 
-    action = action_perform(run_resubmit(run=run, user=admin_user, force_rerun=True).pk)
+    action = action_perform(run_resubmit(run=run, user=operator, force_rerun=True).pk)
 
     assert action.status == Action.Status.SUCCEEDED, action.error
     new = PipelineRun.objects.get(pk=action.outcome["run"])

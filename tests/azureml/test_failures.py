@@ -46,15 +46,17 @@ def mirror_then_fail(replay, failing: compose.Composer) -> None:
 EXPIRED = "The access token expiry UTC time '11/25/2026 10:00:00 AM' is earlier than current UTC time."
 
 
-def test_an_expired_credential_is_shown_on_the_backends_page_and_in_the_header(replay, logged_in, redis_url):
+def test_an_expired_credential_is_shown_on_the_backends_page_and_in_the_header(
+    replay, viewer_client, redis_url
+):
     mirror_then_fail(replay, answering(401, "ExpiredAuthenticationToken", EXPIRED))
 
     state = BackendState.objects.get(name=AZURE)
     assert not state.healthy and "ExpiredAuthenticationToken" in state.last_error
     assert "authentication failed" in state.last_error and "az login" in state.last_error
-    backends = logged_in.get(reverse("backend_list")).content.decode()
+    backends = viewer_client.get(reverse("backend_list")).content.decode()
     assert "ExpiredAuthenticationToken" in backends and "failing" in backends
-    runs = logged_in.get(reverse("runs:list"))
+    runs = viewer_client.get(reverse("runs:list"))
     html = runs.content.decode()
     assert runs.status_code == 200 and f"backend {AZURE} failing" in html
     assert demo.RECORDED_JOB in html and "stale</span>" in html  # its last mirror, marked
@@ -119,7 +121,7 @@ def az_cli(tmp_path, monkeypatch):
 
 
 def test_an_unreachable_workspace_is_transient_and_the_local_engine_carries_on(
-    configure_backends, az_cli, monkeypatch, logged_in, redis_url
+    configure_backends, az_cli, monkeypatch, viewer_client, redis_url
 ):
     # Every connection goes through a proxy that refuses it: the real transport, and no request leaves the host.
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
@@ -131,37 +133,37 @@ def test_an_unreachable_workspace_is_transient_and_the_local_engine_carries_on(
 
     assert result.error.startswith("unavailable: ") and "cannot reach Azure ML" in result.error
     assert not sync_backend("local", now=True).error
-    assert logged_in.get(reverse("runs:list")).status_code == 200
-    assert f"backend {AZURE} failing" in logged_in.get(reverse("schedules:list")).content.decode()
+    assert viewer_client.get(reverse("runs:list")).status_code == 200
+    assert f"backend {AZURE} failing" in viewer_client.get(reverse("schedules:list")).content.decode()
 
 
 def test_a_backend_removed_from_the_configuration_keeps_its_pages_readable(
-    replay, configure_backends, logged_in, admin_user, redis_url
+    replay, configure_backends, viewer_client, operator, redis_url
 ):
     replay()
     sync_backend(AZURE, now=True)
     step = StepRun.objects.get(run__backend=AZURE, node_id="hello_world_inline_commandjob_1")
     configure_backends({"local": {"engine": "local"}})
 
-    run_page = logged_in.get(reverse("runs:detail", args=[step.run_id]))
-    log_page = logged_in.get(
+    run_page = viewer_client.get(reverse("runs:detail", args=[step.run_id]))
+    log_page = viewer_client.get(
         reverse("runs:step_log", args=[step.run_id, step.node_id, "user_logs/std_log.txt"])
     )
-    download = logged_in.get(
+    download = viewer_client.get(
         reverse("runs:step_log_download", args=[step.run_id, step.node_id, "user_logs/std_log.txt"])
     )
 
     assert run_page.status_code == 200 and log_page.status_code == 200
     assert f"backend &#x27;{AZURE}&#x27; is not configured any more" in log_page.content.decode()
     assert download.status_code == 502 and "not configured any more" in download.content.decode()
-    action = action_perform(run_cancel(run=PipelineRun.objects.get(pk=step.run_id), user=admin_user).pk)
+    action = action_perform(run_cancel(run=PipelineRun.objects.get(pk=step.run_id), user=operator).pk)
     assert action.status == Action.Status.FAILED and "not configured any more" in action.error
     with pytest.raises(BackendError):
         get_backend(AZURE).get_run("x")
 
 
 def test_an_operation_a_backend_cannot_do_is_a_backend_error_and_its_control_is_not_shown(
-    replay, logged_in, redis_url
+    replay, viewer_client, redis_url
 ):
     backend = replay()
     sync_backend(AZURE, now=True)
@@ -169,5 +171,5 @@ def test_an_operation_a_backend_cannot_do_is_a_backend_error_and_its_control_is_
 
     with pytest.raises(BackendError, match="cannot publish pipelines"):
         backend.publish_pipeline(run.external_id, "x", "", "1", False)
-    page = logged_in.get(run.get_absolute_url()).content.decode()
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
     assert "Publish this pipeline" not in page and "Open in Azure ML Studio" in page

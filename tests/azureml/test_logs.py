@@ -57,20 +57,22 @@ def test_a_log_the_step_does_not_have_is_not_found(replay):
 
 @pytest.mark.django_db
 def test_the_log_page_shows_a_replayed_log_with_its_tabs_named_as_the_service_names_them(
-    replay, logged_in, redis_url
+    replay, viewer_client, redis_url
 ):
     replay()
     assert not sync_backend(AZURE, now=True).error
     step = StepRun.objects.get(run__backend=AZURE, node_id="hello_world_inline_commandjob_1")
 
-    page = logged_in.get(reverse("runs:step_log", args=[step.run_id, step.node_id, "user_logs/std_log.txt"]))
+    page = viewer_client.get(
+        reverse("runs:step_log", args=[step.run_id, step.node_id, "user_logs/std_log.txt"])
+    )
 
     html = page.content.decode()
     assert page.status_code == 200
     assert "[hello_world_inline_commandjob_1] epoch  11 loss=0.0833" in html
     assert "system_logs/cs_capability/cs-capability.log</a>" in html
     assert f'href="{step.external_url}"' in html and "Open in Azure ML Studio" in html
-    download = logged_in.get(
+    download = viewer_client.get(
         reverse("runs:step_log_download", args=[step.run_id, step.node_id, "user_logs/std_log.txt"])
     )
     child = next(c for c in compose.recorded_step_runs() if c["displayName"] == step.node_id)

@@ -13,13 +13,13 @@ from tests.integration.helpers import PIPELINES, processes_in_group, submit, wai
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_operator_cancels_a_running_run_from_its_page(page, live_server, admin_user, celery_beat):
+def test_an_operator_cancels_a_running_run_from_its_page(page, live_server, operator, celery_beat):
     done = submit(PIPELINES / "two_steps.yml", greeting="browser")
     wait_for_status(done, set(RunStatus.TERMINAL))
     running = submit(PIPELINES / "sleeper.yml")
     wait_for_status(running, {RunStatus.RUNNING})
 
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "operator", "operator-pass-123")
     page.goto(f"{live_server.url}/runs/")
     expect(page.locator("table.runs tbody tr")).to_have_count(2, timeout=10_000)  # beat mirrored both
     expect(page.locator("table.runs")).to_contain_text("Sleeper")
@@ -40,10 +40,10 @@ def test_an_operator_cancels_a_running_run_from_its_page(page, live_server, admi
     assert processes_in_group(LocalStep.objects.get(run_id=running, node_id="sleep").pid) == []
 
 
-def test_a_step_log_tails_live_in_the_browser(page, live_server, admin_user, celery_beat):
+def test_a_step_log_tails_live_in_the_browser(page, live_server, viewer, celery_beat):
     running = submit(PIPELINES / "sleeper.yml")
     wait_for_status(running, {RunStatus.RUNNING})
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
     page.goto(f"{live_server.url}/runs/")
     page.get_by_role("link", name="Sleeper").click()
 

@@ -48,7 +48,7 @@ class PolicyWatch:
         )
 
 
-def test_the_pages_satisfy_the_policy_and_stay_live(page, live_server, admin_user, celery_beat):
+def test_the_pages_satisfy_the_policy_and_stay_live(page, live_server, operator, celery_beat):
     watch = PolicyWatch(page)
     page.goto(f"{live_server.url}/accounts/login/")
     expect(page.get_by_role("heading", name="Log in to Runboard")).to_be_visible()
@@ -56,7 +56,7 @@ def test_the_pages_satisfy_the_policy_and_stay_live(page, live_server, admin_use
 
     running = submit(PIPELINES / "sleeper.yml")
     wait_for_status(running, {RunStatus.RUNNING})
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "operator", "operator-pass-123")  # a viewer's pages, and the run's controls
 
     page.goto(f"{live_server.url}/runs/")
     expect(page.locator("table.runs")).to_contain_text("Sleeper", timeout=10_000)

@@ -53,13 +53,13 @@ def in_view(page, selector: str) -> None:
     expect(page.locator(selector)).to_be_in_viewport()
 
 
-def test_search_a_log_and_jump_to_a_match(page, live_server, admin_user, finished_log):
+def test_search_a_log_and_jump_to_a_match(page, live_server, viewer, finished_log):
     data = numbered_log(100_000)
     data = data.replace(b"line 031337 of", b"line 031337 NEEDLE of").replace(
         b"line 070000 of", b"line 070000 needle of"
     )
     url = finished_log(data)
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
     page.goto(f"{live_server.url}{url}")
     expect(page.locator("#L100000")).to_be_visible()
     at_end = "el => el.scrollHeight - el.scrollTop - el.clientHeight < 5"
@@ -84,9 +84,9 @@ def test_search_a_log_and_jump_to_a_match(page, live_server, admin_user, finishe
     expect(page.locator("#L70000")).to_be_in_viewport()
 
 
-def test_a_line_link_opens_the_log_at_that_line(page, live_server, admin_user, finished_log):
+def test_a_line_link_opens_the_log_at_that_line(page, live_server, viewer, finished_log):
     url = finished_log(numbered_log(50_000))
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
 
     page.goto(f"{live_server.url}{url}?line=1234#L1234")
     expect(page.locator("#L1234")).to_be_in_viewport()
@@ -103,11 +103,9 @@ def test_a_line_link_opens_the_log_at_that_line(page, live_server, admin_user, f
     expect(page.locator("#L780")).to_be_in_viewport()
 
 
-def test_load_earlier_and_the_page_keeps_a_bounded_copy_of_the_log(
-    page, live_server, admin_user, finished_log
-):
+def test_load_earlier_and_the_page_keeps_a_bounded_copy_of_the_log(page, live_server, viewer, finished_log):
     url = finished_log(numbered_log(40_000))  # 1.4 MB: windows of 256 KB
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
     page.goto(f"{live_server.url}{url}")
     lines = page.locator("#log .log-chunk > div")
     tail_first = int(lines.first.get_attribute("id")[1:])
@@ -138,7 +136,7 @@ def test_load_earlier_and_the_page_keeps_a_bounded_copy_of_the_log(
 
 
 def test_the_live_tail_of_a_running_step_appends_numbered_lines(
-    page, live_server, admin_user, celery_beat, log_index
+    page, live_server, viewer, celery_beat, log_index
 ):
     running = submit(PIPELINES / "sleeper.yml")
     try:
@@ -149,7 +147,7 @@ def test_the_live_tail_of_a_running_step_appends_numbered_lines(
         wait_for(
             lambda: run.steps.filter(node_id="sleep", status=RunStatus.RUNNING).exists(), what="the step"
         )
-        log_in(page, live_server, "admin", "admin-pass-123")
+        log_in(page, live_server, "viewer", "viewer-pass-123")
         page.goto(f"{live_server.url}{run.get_absolute_url()}steps/sleep/logs/stdout/")
 
         expect(page.locator("#log")).to_contain_text("tick 1", timeout=10_000)

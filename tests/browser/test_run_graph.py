@@ -12,7 +12,7 @@ from backends.registry import get_backend
 from runs.models import PipelineRun
 from tests.browser.conftest import log_in
 from tests.integration.helpers import EXAMPLES, PIPELINES, submit, wait_for, wait_for_status
-from tests.test_run_graph import fan_out, mirror_run
+from tests.test_run_graph import fan_out, graph_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,12 +24,12 @@ def mirrored(run_id: str, statuses: set[str]) -> PipelineRun:
     )
 
 
-def test_the_fan_out_graph_has_a_node_per_step_that_opens_its_log(page, live_server, admin_user, celery_beat):
+def test_the_fan_out_graph_has_a_node_per_step_that_opens_its_log(page, live_server, viewer, celery_beat):
     run_id = submit(EXAMPLES / "fan-out" / "pipeline.yml")
     wait_for_status(run_id, set(RunStatus.TERMINAL), timeout=180)
     run = mirrored(run_id, {RunStatus.COMPLETED})
 
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
     page.goto(f"{live_server.url}{run.get_absolute_url()}")
 
     nodes = page.locator("svg.graph a.graph-node")
@@ -47,13 +47,13 @@ def test_the_fan_out_graph_has_a_node_per_step_that_opens_its_log(page, live_ser
     expect(page.locator("main")).to_contain_text("shard_07")
 
 
-def test_the_graph_follows_statuses_live_without_reloading(page, live_server, admin_user, celery_beat):
+def test_the_graph_follows_statuses_live_without_reloading(page, live_server, viewer, celery_beat):
     run_id = submit(PIPELINES / "sleeper.yml")
     wait_for_status(run_id, {RunStatus.RUNNING})
     run = mirrored(run_id, {RunStatus.RUNNING})
     wait_for(lambda: run.steps.filter(node_id="sleep", status=RunStatus.RUNNING).exists(), what="the step")
 
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
     page.goto(f"{live_server.url}{run.get_absolute_url()}")
     sleep = page.locator('#graph-status [data-node="sleep"]')
     expect(sleep).to_have_attribute("data-status", "Running", timeout=10_000)
@@ -76,11 +76,11 @@ def test_the_graph_follows_statuses_live_without_reloading(page, live_server, ad
     wait_for_status(run_id, set(RunStatus.TERMINAL))
 
 
-def test_a_wide_fan_out_is_one_node_that_expands_on_click(page, live_server, admin_user):
+def test_a_wide_fan_out_is_one_node_that_expands_on_click(page, live_server, viewer):
     steps, edges = fan_out(247)
-    run = mirror_run(steps, edges, statuses={"shard_009": RunStatus.FAILED})
+    run = graph_run(steps, edges, statuses={"shard_009": RunStatus.FAILED})
 
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
     page.goto(f"{live_server.url}{run.get_absolute_url()}")
 
     expect(page.locator("svg.graph a.graph-node")).to_have_count(4)

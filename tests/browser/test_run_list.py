@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from backends.base import RunStatus
 from dashboard.models import Action
 from runs.models import PipelineRun
+from tests import factories
 from tests.browser.conftest import ARTIFACTS, log_in
 from tests.integration.helpers import PIPELINES, submit, wait_for, wait_for_status
 
@@ -20,28 +21,25 @@ BASE = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def make_runs(count: int, status: str, prefix: str, start: int = 0) -> None:
-    PipelineRun.objects.bulk_create(
-        PipelineRun(
-            backend="local",
+    for i in range(start, start + count):
+        factories.run(
             external_id=f"{prefix}_{i:03d}",
             display_name=f"{prefix} {i:03d}",
             status=status,
             created_at=BASE - timedelta(minutes=2 * i + (1 if status == RunStatus.COMPLETED else 0)),
             started_at=BASE,
-            duration_seconds=float(i),
+            duration=float(i),
         )
-        for i in range(start, start + count)
-    )
 
 
 def rows(page):
     return page.locator("table.runs tbody tr")
 
 
-def test_filters_and_pages_live_in_the_url_and_the_back_button_restores_them(page, live_server, admin_user):
+def test_filters_and_pages_live_in_the_url_and_the_back_button_restores_them(page, live_server, viewer):
     make_runs(60, RunStatus.FAILED, "failed")
     make_runs(60, RunStatus.COMPLETED, "done")
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
     page.goto(f"{live_server.url}/runs/")
     expect(rows(page)).to_have_count(50)
     expect(page.locator(".runs-count")).to_have_text("50 shown, more")
@@ -132,11 +130,11 @@ def test_an_operator_cancels_several_runs_after_a_preview_and_watches_them_end(
     assert {a.reason for a in actions} == {"wrong input data"}
 
 
-def test_polling_pauses_while_the_tab_is_hidden(page, live_server, admin_user):
+def test_polling_pauses_while_the_tab_is_hidden(page, live_server, viewer):
     make_runs(3, RunStatus.RUNNING, "active")
     polls = []
     page.on("request", lambda request: "/runs/changes" in request.url and polls.append(request.url))
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "viewer", "viewer-pass-123")
     page.goto(f"{live_server.url}/runs/")
     expect(rows(page)).to_have_count(3)
     page.wait_for_timeout(4_000)  # Playwright reports requests while it waits, not while Python sleeps

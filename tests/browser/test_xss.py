@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from backends.base import RunStatus
-from runs.models import PipelineRun, StepRun
+from runs.models import PipelineRun
+from tests import factories
 from tests.browser.conftest import ARTIFACTS, log_in
 from tests.integration.helpers import submit, wait_for, wait_for_status
 
@@ -115,14 +115,12 @@ def assert_inert(page: Page, *texts: str) -> None:
     assert page.locator(INJECTED).count() == 0
 
 
-def test_payloads_in_a_run_and_its_logs_are_shown_as_text(
-    page, live_server, admin_user, celery_beat, tmp_path
-):
+def test_payloads_in_a_run_and_its_logs_are_shown_as_text(page, live_server, operator, celery_beat, tmp_path):
     run_id = submit(write_pipeline(tmp_path))
     wait_for_status(run_id, {RunStatus.RUNNING})
     run = wait_for(lambda: PipelineRun.objects.filter(external_id=run_id).first(), what="the mirrored run")
     wait_for(lambda: run.steps.filter(node_id="shout", status=RunStatus.RUNNING).exists(), what="the step")
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "operator", "operator-pass-123")  # shown a viewer's page and the run's controls
 
     page.goto(f"{live_server.url}/runs/")
     expect(page.locator(f"#run-{run.pk}")).to_be_visible(timeout=10_000)
@@ -156,33 +154,31 @@ def test_payloads_in_a_run_and_its_logs_are_shown_as_text(
     assert_inert(page, f"stderr {IMG}")
 
 
-def test_payloads_the_loader_refuses_are_shown_as_text_too(page, live_server, admin_user):
+def test_payloads_the_loader_refuses_are_shown_as_text_too(page, live_server, operator):
     """Parameter names and step ids come from a backend too (Azure ML allows more than our loader does)."""
-    now = timezone.now()
-    run = PipelineRun.objects.create(
-        backend="local",
+    run = factories.run(
         external_id="xss_mirror_only",
         status=RunStatus.FAILED,
-        created_at=now,
-        started_at=now,
-        finished_at=now,
+        duration=0,
         display_name=IMG,
-        pipeline_name=SCRIPT,
+        pipeline_id=SCRIPT,
         experiment_name=LINK,
         error=SCRIPT,
         tags={IMG: ANCHOR},
         parameters={SCRIPT: IMG, "lr" + SVG: LINK},
+        steps=[
+            {
+                "id": "s1",
+                "node_id": "step" + SVG,
+                "display_name": "",
+                "status": RunStatus.FAILED,
+                "error": ANCHOR,
+                "inputs": {SCRIPT: SVG},
+                "log_names": (),
+            }
+        ],
     )
-    StepRun.objects.create(
-        run=run,
-        external_id="s1",
-        node_id="step" + SVG,
-        display_name="",
-        status=RunStatus.FAILED,
-        error=ANCHOR,
-        inputs={SCRIPT: SVG},
-    )
-    log_in(page, live_server, "admin", "admin-pass-123")
+    log_in(page, live_server, "operator", "operator-pass-123")  # shown a viewer's page and the run's controls
 
     page.goto(f"{live_server.url}/runs/")
     assert_inert(page, IMG, SCRIPT, LINK)

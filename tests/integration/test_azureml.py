@@ -73,7 +73,7 @@ def action_done(pk: int) -> Action:
 
 
 def test_beat_fills_the_mirror_from_a_workspace_beside_the_local_engine_and_actions_reach_it(
-    stack, client, operator, manager
+    stack, viewer_client, operator_client, manager_client
 ):
     local_run = submit(PIPELINES / "two_steps.yml")
     wait_for(
@@ -103,21 +103,19 @@ def test_beat_fills_the_mirror_from_a_workspace_beside_the_local_engine_and_acti
     assert "ExpiredAuthenticationToken" in expired.last_error
 
     # A cancel, a schedule disabled, a v1 schedule disabled, a published pipeline refused: each as the service sees it.
-    client.force_login(operator)
     running = PipelineRun.objects.get(backend="azure-demo", external_id=demo.RUNNING_JOB)
     assert running.status == RunStatus.RUNNING
-    client.post(reverse("runs:cancel", args=[running.pk]), {"reason": "wrong data"})
+    operator_client.post(reverse("runs:cancel", args=[running.pk]), {"reason": "wrong data"})
     cancel = action_done(Action.objects.get(kind=Action.Kind.CANCEL_RUN).pk)
     assert cancel.status == Action.Status.SUCCEEDED and "CancelRequested" in cancel.result, cancel.error
     cancels = [r for r in sent(stack) if r["method"] == "POST" and r["url"].split("?")[0].endswith("/cancel")]
     assert [r["url"].split("?")[0].rsplit("/", 2)[-2] for r in cancels] == [demo.RUNNING_JOB]
-    client.force_login(manager)
     weekly = Schedule.objects.get(backend="azure-demo", external_id=demo.SCHEDULE)
-    client.post(reverse("schedules:set_enabled", args=[weekly.pk]), {"enabled": "0"})
+    manager_client.post(reverse("schedules:set_enabled", args=[weekly.pk]), {"enabled": "0"})
     daily = Schedule.objects.get(backend="azure-demo", name="daily-scoring")
-    client.post(reverse("schedules:set_enabled", args=[daily.pk]), {"enabled": "0"})
+    manager_client.post(reverse("schedules:set_enabled", args=[daily.pk]), {"enabled": "0"})
     published = PublishedPipeline.objects.get(backend="azure-demo", name="nightly-scoring")
-    client.post(reverse("runs:published_set_enabled", args=[published.pk]), {"enabled": "0"})
+    manager_client.post(reverse("runs:published_set_enabled", args=[published.pk]), {"enabled": "0"})
     for action in Action.objects.exclude(kind=Action.Kind.CANCEL_RUN):
         action_done(action.pk)
 
@@ -139,9 +137,11 @@ def test_beat_fills_the_mirror_from_a_workspace_beside_the_local_engine_and_acti
     assert not weekly.enabled
 
     # The failing workspace is on the backends page and in the header; the local engine's pages keep working.
-    client.force_login(operator)
-    page = client.get(reverse("backend_list")).content.decode()
+    page = viewer_client.get(reverse("backend_list")).content.decode()
     assert "ExpiredAuthenticationToken" in page
-    listing = client.get(reverse("runs:list"), {"backend": "local"})
+    listing = viewer_client.get(reverse("runs:list"), {"backend": "local"})
     assert listing.status_code == 200 and "backend azure-expired failing" in listing.content.decode()
-    assert client.get(PipelineRun.objects.get(external_id=local_run).get_absolute_url()).status_code == 200
+    assert (
+        viewer_client.get(PipelineRun.objects.get(external_id=local_run).get_absolute_url()).status_code
+        == 200
+    )

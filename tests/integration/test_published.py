@@ -15,6 +15,7 @@ from runs.actions import published_set_enabled, run_publish
 from runs.models import ApiToken, PipelineRun, PublishedPipeline
 from runs.sync import sync_run
 from runs.tokens import token_create
+from tests import factories
 from tests.integration.helpers import PIPELINES, steps_by_node, submit, wait_for, wait_for_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -89,15 +90,14 @@ def test_a_token_submits_a_run_and_gets_201_with_its_id_and_url(client, publishe
     assert ApiToken.objects.get().last_used_at is not None
 
 
-def test_the_published_page_lists_its_runs_and_endpoint(client, published, token, operator):
+def test_the_published_page_lists_its_runs_and_endpoint(client, viewer_client, published, token):
     run_id = call(client, published, token).json()["Id"]
-    client.force_login(operator)
 
-    page = client.get(published.get_absolute_url()).content.decode()
+    page = viewer_client.get(published.get_absolute_url()).content.decode()
 
     assert run_id in page
     assert f"/api/published/{published.pk}/runs" in page
-    listing = client.get(reverse("runs:published_list")).content.decode()
+    listing = viewer_client.get(reverse("runs:published_list")).content.decode()
     assert "greeter" in listing and "1.0" in listing
 
 
@@ -120,7 +120,7 @@ def test_a_revoked_token_is_a_401(client, published, token, operator):
 
 
 def test_a_token_works_only_for_its_own_published_pipeline(client, published, token):
-    other = PublishedPipeline.objects.create(backend="local", external_id="other", name="other")
+    other = factories.published(external_id="other", name="other")
     assert call(client, other, token).status_code == 401
 
 
@@ -173,22 +173,23 @@ def test_a_malformed_body_is_a_400(client, published, token, raw):
     assert call(client, published, token, raw=raw).status_code == 400
 
 
-def test_tokens_are_stored_hashed_shown_once_and_listed_with_their_last_use(client, published, operator):
-    client.force_login(operator)
+def test_tokens_are_stored_hashed_shown_once_and_listed_with_their_last_use(
+    client, operator_client, published
+):
     url = reverse("runs:token_create", args=[published.pk])
 
-    response = client.post(url, {"name": "nightly"}, follow=True)
+    response = operator_client.post(url, {"name": "nightly"}, follow=True)
 
     secret = response.context["new_secret"]
     assert response.redirect_chain[0][1] == 302 and secret in response.content.decode()
     assert response["Cache-Control"] == "no-store"
     stored = ApiToken.objects.get(name="nightly")
     assert secret not in (stored.digest, stored.prefix) and len(stored.digest) == 64
-    page = client.get(published.get_absolute_url()).content.decode()
+    page = operator_client.get(published.get_absolute_url()).content.decode()
     assert secret not in page and stored.prefix in page and "<td>never</td>" in token_row(page, stored)
     call(client, published, secret)
     stored.refresh_from_db()
-    row = token_row(client.get(published.get_absolute_url()).content.decode(), stored)
+    row = token_row(operator_client.get(published.get_absolute_url()).content.decode(), stored)
     assert stored.last_used_at is not None and "never" not in row
     assert timezone.localtime(stored.last_used_at).strftime("%Y-%m-%d %H:%M:%S") in row
 
@@ -198,10 +199,9 @@ def token_row(page: str, token: ApiToken) -> str:
     return page[start : page.index("</tr>", start)]
 
 
-def test_revoking_a_token_stops_it(client, published, token, operator):
-    client.force_login(operator)
+def test_revoking_a_token_stops_it(client, operator_client, published, token):
     stored = ApiToken.objects.get()
-    client.post(reverse("runs:token_revoke", args=[published.pk, stored.pk]))
+    operator_client.post(reverse("runs:token_revoke", args=[published.pk, stored.pk]))
 
     assert call(client, published, token).status_code == 401
-    assert "revoked" in client.get(published.get_absolute_url()).content.decode()
+    assert "revoked" in operator_client.get(published.get_absolute_url()).content.decode()

@@ -20,6 +20,7 @@ from dashboard.models import Action
 from dashboard.redis_server import EmbeddedRedis
 from runs.actions import run_cancel
 from runs.sync import sync_run
+from tests import factories
 from tests.conftest import _broker, _database_url, _reset_broker_pool, start_celery, stop_process
 from tests.integration.helpers import PIPELINES, wait_for
 
@@ -42,13 +43,13 @@ def private_redis(tmp_path):
 
 
 def test_an_action_lost_in_a_redis_restart_is_requeued_and_carried_out(
-    private_redis, engine_dir, admin_user, tmp_path
+    private_redis, engine_dir, operator, tmp_path
 ):
     server, url = private_redis
     local_run = submit_spec(load_pipeline(PIPELINES / "sleeper.yml"))
     run = sync_run("local", local_run.pk)
     with transaction.atomic():
-        action = run_cancel(run=run, user=admin_user, reason="stop it")
+        action = run_cancel(run=run, user=operator, reason="stop it")
     queued = redis.Redis.from_url(url)
     assert queued.llen("runboard") == 1  # the task waits in Redis: no worker is running yet
 
@@ -87,21 +88,14 @@ def test_an_action_lost_in_a_redis_restart_is_requeued_and_carried_out(
     assert run.status == RunStatus.CANCELED
 
 
-def test_recent_pending_and_finished_actions_are_not_requeued(admin_user, redis_url):
-    fresh = Action.objects.create(kind="cancel_run", backend="local", target_type="run", target_id="a")
-    old_done = Action.objects.create(
-        kind="cancel_run",
-        backend="local",
-        target_type="run",
-        target_id="b",
-        status="succeeded",
-        requested_at=timezone.now() - timedelta(hours=1),
+def test_recent_pending_and_finished_actions_are_not_requeued(operator, redis_url):
+    fresh = factories.action(target_id="a", user=operator)
+    old_done = factories.action(
+        target_id="b", user=operator, status="succeeded", requested_at=timezone.now() - timedelta(hours=1)
     )
-    waiting_retry = Action.objects.create(
-        kind="cancel_run",
-        backend="local",
-        target_type="run",
+    waiting_retry = factories.action(
         target_id="c",
+        user=operator,
         requested_at=timezone.now() - timedelta(hours=1),
         next_attempt_at=timezone.now() + timedelta(seconds=30),
     )
@@ -110,12 +104,10 @@ def test_recent_pending_and_finished_actions_are_not_requeued(admin_user, redis_
     assert {fresh.pk, old_done.pk, waiting_retry.pk}.isdisjoint(requeue_stale_actions())
 
 
-def test_an_action_whose_worker_died_goes_back_to_pending_and_is_requeued(private_redis):
-    stuck = Action.objects.create(
-        kind="cancel_run",
-        backend="local",
-        target_type="run",
+def test_an_action_whose_worker_died_goes_back_to_pending_and_is_requeued(private_redis, operator):
+    stuck = factories.action(
         target_id="d",
+        user=operator,
         status="running",
         attempts=1,
         requested_at=timezone.now() - timedelta(hours=1),
