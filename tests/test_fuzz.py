@@ -19,22 +19,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from backends.base import (
-    Backend,
-    Graph,
-    GraphEdge,
-    PublishedPipelineInfo,
-    RunInfo,
     RunStatus,
-    ScheduleInfo,
-    StepInfo,
 )
 from dashboard.models import Action
 from runs.filters import RunFilterForm
 from runs.forms import PublishForm, ReasonForm, SubmitPublishedForm, TokenForm
 from runs.models import PublishedPipeline
-from runs.sync import mirror_published, mirror_run
 from runs.tokens import token_create
-from schedules.sync import mirror_schedule
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,29 +78,13 @@ def world(django_user_model, tmp_path, settings):
     from tests.conftest import make_user
 
     settings.LOG_INDEX_DIR = tmp_path / "log-index"
-    local = Backend("local")
-    steps = tuple(
-        StepInfo(id=f"s{i}", node_id=n, status=RunStatus.COMPLETED, log_names=("stdout",))
-        for i, n in enumerate("abc")
+    run = factories.run(
+        external_id="r1", status=RunStatus.RUNNING, steps=["a", "b", "c"], edges=[("a", "o", "b", "i")]
     )
-    run = mirror_run(
-        local,
-        RunInfo(
-            id="r1", status=RunStatus.RUNNING, steps=steps, graph=Graph((), (GraphEdge("a", "o", "b", "i"),))
-        ),
+    published = factories.published(
+        external_id="p1", name="greeter", parameters={"epochs": {"type": "integer"}}
     )
-    published = mirror_published(
-        local, PublishedPipelineInfo(id="p1", name="greeter", parameters={"epochs": {"type": "integer"}})
-    )
-    schedule = mirror_schedule(
-        local,
-        ScheduleInfo(
-            id="sch1",
-            name="nightly",
-            enabled=True,
-            trigger={"type": "cron", "expression": "0 4 * * *", "time_zone": "UTC"},
-        ),
-    )
+    schedule = factories.schedule(external_id="sch1", name="nightly")
     users = {role: make_user(django_user_model, f"fuzz-{role}", *groups) for role, groups in ROLES.items()}
     users["superuser"] = django_user_model.objects.create_superuser("fuzz-admin", "a@example.com", "x")
     token = token_create(

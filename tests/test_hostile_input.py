@@ -8,11 +8,11 @@ import json
 import pytest
 from django.urls import reverse
 
-from backends.base import Backend, Graph, PublishedPipelineInfo, RunInfo, RunStatus
+from backends.base import RunStatus
 from runs.api import BadBody, parse_body
 from runs.models import PipelineRun, PublishedPipeline
-from runs.sync import mirror_published, mirror_run
 from runs.tokens import token_create
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 TOO_BIG = str(2**64)
@@ -20,15 +20,12 @@ TOO_BIG = str(2**64)
 
 @pytest.fixture
 def run() -> PipelineRun:
-    return mirror_run(
-        Backend("local"), RunInfo(id="r1", status=RunStatus.RUNNING, steps=(), graph=Graph((), ()))
-    )
+    return factories.run(external_id="r1", status=RunStatus.RUNNING)
 
 
 @pytest.fixture
-def reader(client, viewer):
-    client.force_login(viewer)
-    return client
+def reader(viewer_client):
+    return viewer_client
 
 
 UNICODE_DIGITS = ["²", "\u0661", "1,²,3"]  # digits str.isdigit accepts and int() refuses
@@ -96,19 +93,20 @@ def test_a_date_filter_at_the_end_of_time_in_a_zone_ahead_of_utc_is_a_message_be
         "/runs/\n/",
     ],
 )
-def test_next_goes_only_to_a_page_of_this_site(client, operator, run, target):
-    client.force_login(operator)
-
-    response = client.post(reverse("runs:bulk_cancel"), {"ids": [run.pk], "confirm": "1", "next": target})
+def test_next_goes_only_to_a_page_of_this_site(operator_client, run, target):
+    response = operator_client.post(
+        reverse("runs:bulk_cancel"), {"ids": [run.pk], "confirm": "1", "next": target}
+    )
 
     assert response.status_code == 302 and response["Location"] == reverse("runs:list")
 
 
-def test_next_to_a_page_of_this_site_is_followed(client, operator, run):
-    client.force_login(operator)
+def test_next_to_a_page_of_this_site_is_followed(operator_client, run):
     target = reverse("runs:list") + "?status=Running"
 
-    response = client.post(reverse("runs:bulk_cancel"), {"ids": [run.pk], "confirm": "1", "next": target})
+    response = operator_client.post(
+        reverse("runs:bulk_cancel"), {"ids": [run.pk], "confirm": "1", "next": target}
+    )
 
     assert response["Location"] == target
 
@@ -148,9 +146,8 @@ def test_a_hostile_body_is_refused_naming_what_is_wrong(raw, says):
 
 
 def test_the_endpoint_answers_a_hostile_body_with_a_400_or_413(client, operator):
-    published = mirror_published(
-        Backend("local"),
-        PublishedPipelineInfo(id="p1", name="greeter", parameters={"epochs": {"type": "integer"}}),
+    published = factories.published(
+        external_id="p1", name="greeter", parameters={"epochs": {"type": "integer"}}
     )
     secret = token_create(published=PublishedPipeline.objects.get(pk=published.pk), user=operator, name="ci")[
         1
