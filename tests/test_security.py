@@ -208,7 +208,7 @@ def clock(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_attempts_while_locked_out_do_not_extend_the_lockout(client, admin_user, clock):
+def test_attempts_while_locked_out_do_not_extend_the_lockout(client, viewer, clock):
     fail(client)  # locked out at 09:00
     for minutes in (5, 5, 4):
         clock.advance(minutes=minutes)
@@ -222,11 +222,11 @@ def test_attempts_while_locked_out_do_not_extend_the_lockout(client, admin_user,
     response = log_in(client, PASSWORD)
 
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(admin_user.pk)
+    assert client.session["_auth_user_id"] == str(viewer.pk)
 
 
 @pytest.mark.django_db
-def test_the_lockout_page_says_when_to_try_again(client, admin_user, clock):
+def test_the_lockout_page_says_when_to_try_again(client, viewer, clock):
     fail(client)  # locked out at 09:00
     clock.advance(minutes=6)
     assert log_in(client, "wrong-password").status_code == 429
@@ -239,7 +239,7 @@ def test_the_lockout_page_says_when_to_try_again(client, admin_user, clock):
 
 
 @pytest.mark.django_db
-def test_the_time_shown_holds_when_the_failures_came_from_two_browsers(client, admin_user, clock):
+def test_the_time_shown_holds_when_the_failures_came_from_two_browsers(client, viewer, clock):
     # django-axes keeps a row per user agent; each row's failures stop counting 15 minutes after its last one.
     for _ in range(3):
         log_in(client, "wrong-password", HTTP_USER_AGENT="browser-a")  # 09:00

@@ -103,7 +103,7 @@ def test_submit_refuses_a_file_past_a_limit_before_the_sdk_reads_it(replay, tmp_
     with pytest.raises(CommandError) as caught:
         call_command("submit", str(path), "--backend", AZURE)
 
-    assert str(caught.value).startswith(f"{path}:6: yaml: alias *e: exceeds the limit of 100,000 values")
+    assert str(caught.value).startswith(f"{path}:5: yaml: alias *d: exceeds the limit of 50,000 values")
     assert not [m for m, _ in sent(backend) if m == "PUT"]
 
 
