@@ -16,27 +16,26 @@ in the normalized form of backends.triggers. Pure Python (no Django).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
-from ruamel.yaml.error import YAMLError
-
 from backends import triggers, yamlfile
-from backends.local.spec import (
-    _REMOTE,
+from backends.local.checked import (
+    BAD,
     PATH_TYPES,
-    PipelineSpec,
+    REMOTE,
+    CheckedLoader,
+    File,
     SpecError,
-    SpecProblem,
-    _line,
-    _plain,
-    load_pipeline,
+    line_of,
+    plain,
+    sorted_problems,
+    to_plain,
 )
+from backends.local.spec import PipelineSpec, load_pipeline
 
 V2_KEYS = (
     "$schema",
@@ -98,7 +97,6 @@ EXPRESSIONS = ("name", "creation_context.trigger_time")
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _SCHEDULE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})")
-_BAD = object()  # a file that is not YAML, already reported
 
 
 @dataclass
@@ -162,28 +160,18 @@ def load_schedule(path: str | os.PathLike, now: datetime) -> ScheduleSpec:
     spec = loader.load()
     if loader.problems or spec is None:
         # The schedule file's problems first, then its pipeline's, each in line order.
-        files = {loader.shown: 0}
-        for problem in loader.problems:
-            files.setdefault(problem.file, len(files))
-        raise SpecError(sorted(loader.problems, key=lambda p: (files[p.file], p.line)))
+        raise SpecError(sorted_problems(loader.problems, loader.shown))
     return spec
 
 
-class _Loader:
+class _Loader(CheckedLoader):
     """Reads one schedule file (and the pipeline it runs), collecting problems instead of stopping at one."""
 
     def __init__(self, path: str | os.PathLike, now: datetime) -> None:
-        self.shown = os.fspath(path)
-        self.path = Path(os.path.abspath(path))
+        super().__init__()
+        self.file = File.given(path)
+        self.shown, self.path = self.file
         self.now = now
-        self.budget = yamlfile.Budget()
-        self.problems: list[SpecProblem] = []
-        # Fields with a problem already, so that a check further on does not report them twice.
-        self.reported: set[str] = set()
-
-    def problem(self, line: int, where: str, message: str) -> None:
-        self.problems.append(SpecProblem(self.shown, line, where, message))
-        self.reported.add(where)
 
     def load(self) -> ScheduleSpec | None:
         try:
@@ -191,14 +179,14 @@ class _Loader:
             doc = self.parse(text)
         except yamlfile.YamlRefused as refused:
             raise SpecError.refusing(refused) from None
-        if doc is _BAD:
+        if doc is BAD:
             return None
         if doc is None:
             self.problem(1, "(root)", "empty file: expected a schedule (name, trigger, create_job)")
             return None
         if not isinstance(doc, dict):
             self.problem(
-                _line(doc), "(root)", "expected a mapping of schedule fields (name, trigger, create_job)"
+                line_of(doc), "(root)", "expected a mapping of schedule fields (name, trigger, create_job)"
             )
             return None
         v2, v1 = [k for k in V2_MARKS if k in doc], [k for k in V1_MARKS if k in doc]
@@ -207,21 +195,13 @@ class _Loader:
                 f"mixes the CLI v2 form ({', '.join(v2)}) with the v1 Schedule.create form ({', '.join(v1)});"
                 " use one"
             )
-            self.problem(_line(doc, v1[0]), v1[0], message)
+            self.problem(line_of(doc, v1[0]), v1[0], message)
             return None
         if not v2 and not v1:
             message = "neither a CLI v2 schedule (trigger, create_job) nor a v1 one (pipeline_id, recurrence or datastore)"
-            self.problem(_line(doc), "(root)", message)
+            self.problem(line_of(doc), "(root)", message)
             return None
         return self.v2(doc, text) if v2 else self.v1(doc, text)
-
-    def parse(self, text: str) -> Any:
-        try:
-            return yamlfile.parse(text, self.shown, self.budget)
-        except YAMLError as error:
-            line, message = yamlfile.error_line_and_message(error)
-            self.problem(line, "yaml", message)
-        return _BAD
 
     # --- the CLI v2 form ---------------------------------------------------------------------------------------
 
@@ -257,33 +237,33 @@ class _Loader:
             message = (
                 "missing: a cron or recurrence trigger"
                 if node is None
-                else f"expected a cron or recurrence trigger, got {_to_plain(node)!r}"
+                else f"expected a cron or recurrence trigger, got {to_plain(node)!r}"
             )
-            self.problem(_line(doc, "trigger"), "trigger", message)
+            self.problem(line_of(doc, "trigger"), "trigger", message)
             return None
         kind = node.get("type")
         if kind not in ("cron", "recurrence"):
-            what = "missing type" if kind is None else f"unknown trigger type {_plain(kind)!r}"
-            line = _line(node, "type") if "type" in node else _line(doc, "trigger")
+            what = "missing type" if kind is None else f"unknown trigger type {plain(kind)!r}"
+            line = line_of(node, "type") if "type" in node else line_of(doc, "trigger")
             self.problem(line, "trigger.type", f"{what} (cron or recurrence)")
             return None
         self.unknown_keys(node, CRON_KEYS if kind == "cron" else RECURRENCE_KEYS, "trigger.")
         trigger: dict[str, Any] = {"type": kind}
-        places = {key: (f"trigger.{key}", _line(node, key)) for key in node}
+        places = {key: (f"trigger.{key}", line_of(node, key)) for key in node}
         if kind == "cron":
             trigger["expression"] = self.text(node, "expression", None, "trigger.")
             if trigger["expression"] is None:
                 self.problem(
-                    _line(doc, "trigger"),
+                    line_of(doc, "trigger"),
                     "trigger.expression",
                     "missing: a cron expression, e.g. '0 4 * * *'",
                 )
         else:
-            trigger["frequency"] = self.frequency(node, "trigger.", _line(doc, "trigger"))
-            trigger["interval"] = self.interval(node, "trigger.", _line(doc, "trigger"))
+            trigger["frequency"] = self.frequency(node, "trigger.", line_of(doc, "trigger"))
+            trigger["interval"] = self.interval(node, "trigger.", line_of(doc, "trigger"))
             trigger["schedule"] = self.v2_pattern(node, places)
         self.zone_and_times(trigger, node, "trigger.", with_end=True)
-        self.check_trigger(trigger, places, _line(doc, "trigger"), "trigger")
+        self.check_trigger(trigger, places, line_of(doc, "trigger"), "trigger")
         return trigger
 
     def v2_pattern(self, node: dict, places: dict) -> dict[str, list]:
@@ -293,36 +273,36 @@ class _Loader:
             return pattern
         if not isinstance(schedule, dict):
             self.problem(
-                _line(node, "schedule"), "trigger.schedule", "expected a mapping of hours and minutes"
+                line_of(node, "schedule"), "trigger.schedule", "expected a mapping of hours and minutes"
             )
             return pattern
         self.unknown_keys(schedule, triggers.SCHEDULE_KEYS, "trigger.schedule.")
         for key in schedule:
-            places[f"schedule.{key}"] = (f"trigger.schedule.{key}", _line(schedule, key))
+            places[f"schedule.{key}"] = (f"trigger.schedule.{key}", line_of(schedule, key))
         for key in ("hours", "minutes"):  # Azure ML requires both in a pattern
             if schedule.get(key) is None:
                 message = f"missing: a pattern needs both hours and minutes, e.g. {key}: [0]"
-                self.problem(_line(node, "schedule"), f"trigger.schedule.{key}", message)
+                self.problem(line_of(node, "schedule"), f"trigger.schedule.{key}", message)
         pattern.update(self.pattern_lists(schedule, "trigger.schedule."))
         return pattern
 
     def create_job(self, doc: dict) -> tuple[PipelineSpec | None, str, bool | None]:
         """The pipeline with create_job's overrides applied, its experiment, and the step-failure override."""
-        node, line = doc.get("create_job"), _line(doc, "create_job")
+        node, line = doc.get("create_job"), line_of(doc, "create_job")
         if node is None:
             self.problem(
-                _line(doc), "create_job", "missing: the pipeline to run, e.g. create_job: ./pipeline.yml"
+                line_of(doc), "create_job", "missing: the pipeline to run, e.g. create_job: ./pipeline.yml"
             )
             return None, "", None
         if isinstance(node, dict):
             self.unknown_keys(node, CREATE_JOB_KEYS, "create_job.")
             if node.get("type", "pipeline") != "pipeline":
-                message = f"job type {_plain(node['type'])!r} cannot be scheduled by the local engine (only pipeline)"
-                self.problem(_line(node, "type"), "create_job.type", message)
+                message = f"job type {plain(node['type'])!r} cannot be scheduled by the local engine (only pipeline)"
+                self.problem(line_of(node, "type"), "create_job.type", message)
             if node.get("job") is None:
                 self.problem(line, "create_job.job", "missing: the pipeline file, e.g. job: ./pipeline.yml")
                 return None, "", None
-            pipeline = self.pipeline(node.get("job"), _line(node, "job"), "create_job.job")
+            pipeline = self.pipeline(node.get("job"), line_of(node, "job"), "create_job.job")
         else:
             pipeline, node = self.pipeline(node, line, "create_job"), {}
         if pipeline is None:
@@ -354,15 +334,15 @@ class _Loader:
         for name in outputs:
             if name not in pipeline.outputs:
                 message = f"no such pipeline output ({', '.join(pipeline.outputs) or 'none'})"
-                self.problem(_line(outputs, name), f"create_job.outputs.{name}", message)
+                self.problem(line_of(outputs, name), f"create_job.outputs.{name}", message)
         return pipeline, experiment, keep_going
 
     def pipeline(self, ref: Any, line: int, where: str) -> PipelineSpec | None:
         if not isinstance(ref, str):
-            self.problem(line, where, f"expected the path of a pipeline YAML file, got {_plain(ref)!r}")
+            self.problem(line, where, f"expected the path of a pipeline YAML file, got {plain(ref)!r}")
             return None
         local = ref.removeprefix("file:")
-        if _REMOTE.match(local):
+        if REMOTE.match(local):
             message = (
                 f"{ref!r}: registered jobs cannot be scheduled by the local engine; "
                 "point create_job at a pipeline YAML file"
@@ -384,7 +364,7 @@ class _Loader:
 
     def input_overrides(self, pipeline: PipelineSpec, inputs: dict) -> PipelineSpec:
         for name, raw in inputs.items():
-            where, line = f"create_job.inputs.{name}", _line(inputs, name)
+            where, line = f"create_job.inputs.{name}", line_of(inputs, name)
             declared = pipeline.inputs.get(str(name))
             if declared is None:
                 self.problem(line, where, f"no such pipeline input ({', '.join(pipeline.inputs) or 'none'})")
@@ -395,8 +375,8 @@ class _Loader:
                 if key is None:
                     self.problem(line, where, "expected a value, or a mapping with a path or a value")
                     continue
-                value, line = raw[key], _line(raw, key)
-            value = _to_plain(value)
+                value, line = raw[key], line_of(raw, key)
+            value = to_plain(value)
             if isinstance(value, str) and "${{" in value:
                 unknown = [e for e in _EXPRESSION.findall(value) if e not in EXPRESSIONS]
                 if unknown or len(_EXPRESSION.findall(value)) != value.count("${{"):
@@ -409,7 +389,7 @@ class _Loader:
                     inputs_ = {**pipeline.inputs, str(name): dataclasses.replace(declared, default=value)}
                     pipeline = dataclasses.replace(pipeline, inputs=inputs_)
                 continue
-            if declared.type in PATH_TYPES and isinstance(value, str) and not _REMOTE.match(value):
+            if declared.type in PATH_TYPES and isinstance(value, str) and not REMOTE.match(value):
                 # Relative to the schedule file, as every path in it is.
                 value = os.path.normpath(self.path.parent / os.path.expanduser(value.removeprefix("file:")))
             try:
@@ -427,21 +407,21 @@ class _Loader:
         published = self.text(doc, "pipeline_id", "")
         if not published:
             self.problem(
-                _line(doc, "pipeline_id"), "pipeline_id", "missing: the published pipeline's name or id"
+                line_of(doc, "pipeline_id"), "pipeline_id", "missing: the published pipeline's name or id"
             )
         experiment = self.text(doc, "experiment_name", "")
         if not experiment:
             self.problem(
-                _line(doc, "experiment_name"), "experiment_name", "missing: the experiment to run in"
+                line_of(doc, "experiment_name"), "experiment_name", "missing: the experiment to run in"
             )
         status = self.text(doc, "status", "Active")
         if status.title() not in STATUSES:
-            self.problem(_line(doc, "status"), "status", f"expected Active or Disabled, got {status!r}")
+            self.problem(line_of(doc, "status"), "status", f"expected Active or Disabled, got {status!r}")
         self.boolean(doc, "wait_for_provisioning", "", False)
         self.integer(doc, "wait_timeout", "")
         if "recurrence" in doc and "datastore" in doc:
             self.problem(
-                _line(doc, "datastore"), "datastore", "a schedule has a recurrence or a datastore, not both"
+                line_of(doc, "datastore"), "datastore", "a schedule has a recurrence or a datastore, not both"
             )
             trigger = None
         elif "recurrence" in doc:
@@ -449,13 +429,13 @@ class _Loader:
             for key in ("polling_interval", "path_on_datastore", "data_path_parameter_name"):
                 if key in doc:
                     self.problem(
-                        _line(doc, key), key, "applies only to a change-based schedule (with datastore)"
+                        line_of(doc, key), key, "applies only to a change-based schedule (with datastore)"
                     )
         elif "datastore" in doc:
             trigger = self.v1_change(doc)
         else:
             message = "missing: a recurrence (ScheduleRecurrence fields) or a datastore (a folder to watch)"
-            self.problem(_line(doc), "recurrence", message)
+            self.problem(line_of(doc), "recurrence", message)
             trigger = None
         parameters = self.mapping(doc, "pipeline_parameters", "")
         description = self.text(doc, "description", "")
@@ -475,7 +455,7 @@ class _Loader:
             enabled=status.title() != "Disabled",
             pipeline=None,
             published=published,
-            parameters={str(k): _to_plain(v) for k, v in parameters.items()},
+            parameters={str(k): to_plain(v) for k, v in parameters.items()},
             experiment_name=experiment,
             continue_on_step_failure=keep_going,
             data_path_parameter_name=data_path_parameter,
@@ -485,12 +465,12 @@ class _Loader:
         node = doc["recurrence"]
         if not isinstance(node, dict):
             self.problem(
-                _line(doc, "recurrence"), "recurrence", "expected a mapping: frequency, interval, ..."
+                line_of(doc, "recurrence"), "recurrence", "expected a mapping: frequency, interval, ..."
             )
             return None
         self.unknown_keys(node, SCHEDULE_RECURRENCE_KEYS, "recurrence.")
-        line = _line(doc, "recurrence")
-        places = {key: (f"recurrence.{key}", _line(node, key)) for key in node}
+        line = line_of(doc, "recurrence")
+        places = {key: (f"recurrence.{key}", line_of(node, key)) for key in node}
         places.update({f"schedule.{key}": places[key] for key in triggers.SCHEDULE_KEYS if key in places})
         given = [key for key in ("hours", "minutes", "time_of_day", "week_days") if key in places]
         if given:  # a pattern's problem as a whole belongs to its first key
@@ -508,11 +488,11 @@ class _Loader:
             allowed = ("week",) if key == "week_days" else ("day", "week")
             if node.get(key) is not None and frequency and frequency not in allowed:
                 kinds = " or ".join(a.title() for a in allowed)
-                self.problem(_line(node, key), f"recurrence.{key}", f"applies only with frequency {kinds}")
+                self.problem(line_of(node, key), f"recurrence.{key}", f"applies only with frequency {kinds}")
         if node.get("time_of_day") is not None:
             if node.get("hours") is not None or node.get("minutes") is not None:
                 message = "give time_of_day or hours and minutes, not both"
-                self.problem(_line(node, "time_of_day"), "recurrence.time_of_day", message)
+                self.problem(line_of(node, "time_of_day"), "recurrence.time_of_day", message)
             else:
                 pattern["hours"], pattern["minutes"] = self.time_of_day(node)
                 places["schedule.hours"] = places["schedule.minutes"] = places["time_of_day"]
@@ -524,21 +504,21 @@ class _Loader:
         return trigger
 
     def time_of_day(self, node: dict) -> tuple[list[int], list[int]]:
-        value = _plain(node["time_of_day"])
+        value = plain(node["time_of_day"])
         match = _TIME_OF_DAY.fullmatch(str(value).strip())
         if match and int(match[1]) < 24 and int(match[2]) < 60:
             return [int(match[1])], [int(match[2])]
         message = f'expected a time of day as hh:mm in quotes, e.g. "04:30", got {value!r}'
-        self.problem(_line(node, "time_of_day"), "recurrence.time_of_day", message)
+        self.problem(line_of(node, "time_of_day"), "recurrence.time_of_day", message)
         return [], []
 
     def v1_change(self, doc: dict) -> dict | None:
-        line = _line(doc, "datastore")
+        line = line_of(doc, "datastore")
         folder = self.text(doc, "datastore", None)
         if folder is None:
             self.problem(line, "datastore", "expected a local folder to watch, e.g. datastore: ./incoming")
             return None
-        if _REMOTE.match(folder):
+        if REMOTE.match(folder):
             message = f"{folder!r}: the local engine watches a local folder; give its path, e.g. ./incoming"
             self.problem(line, "datastore", message)
             return None
@@ -546,10 +526,10 @@ class _Loader:
         path = os.path.normpath(self.path.parent / os.path.expanduser(folder) / sub)
         if not os.path.isdir(path):
             where = "path_on_datastore" if sub and os.path.isdir(self.path.parent / folder) else "datastore"
-            self.problem(_line(doc, where), where, f"folder not found ({path})")
+            self.problem(line_of(doc, where), where, f"folder not found ({path})")
         places = {
             "path": ("datastore", line),
-            "polling_interval": ("polling_interval", _line(doc, "polling_interval")),
+            "polling_interval": ("polling_interval", line_of(doc, "polling_interval")),
         }
         trigger = {
             "type": "change",
@@ -565,10 +545,10 @@ class _Loader:
         name = self.text(doc, "name", "")
         if not name:
             if "name" not in self.reported:
-                self.problem(_line(doc, "name"), "name", "missing: the schedule's name")
+                self.problem(line_of(doc, "name"), "name", "missing: the schedule's name")
         elif not _SCHEDULE_NAME.fullmatch(name):
             message = f"{name!r} is not a schedule name (letters, digits, -, _ and .; no spaces)"
-            self.problem(_line(doc, "name"), "name", message)
+            self.problem(line_of(doc, "name"), "name", message)
         return name
 
     def frequency(self, node: dict, prefix: str, line: int) -> str | None:
@@ -589,7 +569,7 @@ class _Loader:
         """hours, minutes, month_days (numbers) and week_days (lower-case names), each one value or a list."""
         pattern = {}
         for key in keys:
-            raw = _to_plain(node.get(key))
+            raw = to_plain(node.get(key))
             if raw is None:
                 continue
             values = raw if isinstance(raw, list) else [raw]
@@ -603,7 +583,7 @@ class _Loader:
                 continue
             else:
                 wanted = "whole numbers, e.g. [0, 30]"
-            self.problem(_line(node, key), f"{prefix}{key}", f"expected {wanted}, got {raw!r}")
+            self.problem(line_of(node, key), f"{prefix}{key}", f"expected {wanted}, got {raw!r}")
         return pattern
 
     def zone_and_times(self, trigger: dict, node: dict, prefix: str, with_end: bool) -> None:
@@ -629,8 +609,8 @@ class _Loader:
         try:
             moment = datetime.fromisoformat(str(raw).strip())
         except ValueError:
-            message = f'expected a date and time like "2026-01-01T04:00:00", got {_plain(raw)!r}'
-            self.problem(_line(node, key), f"{prefix}{key}", message)
+            message = f'expected a date and time like "2026-01-01T04:00:00", got {plain(raw)!r}'
+            self.problem(line_of(node, key), f"{prefix}{key}", message)
             return None
         if moment.tzinfo is not None:  # "2026-01-01T04:00:00-04:00": that moment, on the schedule's clock
             moment = moment.astimezone(zone).replace(tzinfo=None)
@@ -642,61 +622,3 @@ class _Loader:
             shown, at = places.get(key) or places.get(key.partition(".")[0]) or (f"{where}.{key}", line)
             if shown not in self.reported:
                 self.problem(at, shown, message)
-
-    def unknown_keys(self, node: dict, allowed: tuple, prefix: str) -> None:
-        for key in node:
-            if key in allowed:
-                continue
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"expected one of: {', '.join(allowed)}"
-            self.problem(_line(node, key), f"{prefix}{key}", f"unknown key '{key}' ({hint})")
-
-    def text(self, node: dict, key: str, default: Any, prefix: str = "") -> Any:
-        value = node.get(key)
-        if value is None:
-            return default
-        if isinstance(value, (dict, list)):
-            self.problem(_line(node, key), f"{prefix}{key}", f"expected text, got {_to_plain(value)!r}")
-            return default
-        return str(_plain(value))
-
-    def boolean(self, node: dict, key: str, prefix: str, default: bool | None) -> bool | None:
-        value = node.get(key)
-        if value is None:
-            return default
-        if not isinstance(_plain(value), bool):
-            self.problem(_line(node, key), f"{prefix}{key}", f"expected true or false, got {_plain(value)!r}")
-            return default
-        return bool(value)
-
-    def integer(self, node: dict, key: str, prefix: str, default: int | None = None) -> int | None:
-        value = _plain(node.get(key))
-        if value is None:
-            return default
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.problem(_line(node, key), f"{prefix}{key}", f"expected a whole number, got {value!r}")
-            return default
-        return value
-
-    def mapping(self, node: dict, key: str, prefix: str) -> dict:
-        value = node.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.problem(_line(node, key), f"{prefix}{key}", f"expected a mapping, got {_to_plain(value)!r}")
-            return {}
-        return value
-
-    def tags(self, node: dict, prefix: str) -> dict[str, str]:
-        return {str(k): str(_plain(v)) for k, v in self.mapping(node, "tags", prefix).items()}
-
-
-def _to_plain(value: Any) -> Any:
-    """ruamel's round-trip values as plain, JSON-ready Python ones."""
-    if isinstance(value, dict):
-        return {str(k): _to_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_plain(v) for v in value]
-    if isinstance(value, date):  # a datetime too
-        return value.isoformat()
-    return _plain(value)
