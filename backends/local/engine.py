@@ -31,6 +31,7 @@ from backends.base import (
     ScheduleInfo,
     StepInfo,
 )
+from backends.local import config as local_config
 from backends.local import executor, scheduler
 from backends.local.executor import stop_local_steps
 from backends.local.models import (
@@ -65,9 +66,11 @@ def _pipeline_name(spec: PipelineSpec) -> str:
     return path.parent.name if path.stem in ("pipeline", "pipeline_job", "job") else path.stem
 
 
-def register_pipeline_file(path: Path | str) -> LocalPipeline:
+def register_pipeline_file(
+    path: Path | str, config: local_config.EngineConfig | None = None
+) -> LocalPipeline:
     """Load a pipeline YAML (raising SpecError when it is invalid) and register it under its name."""
-    return register_pipeline_spec(load_pipeline(path))
+    return register_pipeline_spec(load_pipeline(path, config=config or local_config.current()))
 
 
 def register_pipeline_spec(spec: PipelineSpec) -> LocalPipeline:
@@ -137,6 +140,14 @@ class LocalEngine(Backend):
     """Runs pipelines as subprocesses on the Celery workers of the ``steps`` queue."""
 
     engine = "local"
+
+    @classmethod
+    def option_problems(cls, options: dict[str, Any]) -> list[str]:
+        return local_config.problems(options)
+
+    def __init__(self, name: str, **options: Any) -> None:
+        super().__init__(name, **options)
+        self.config = local_config.parse(options, local_config.backends_file_dir())
 
     def describe(self) -> tuple[tuple[str, str], ...]:
         return (("folder", str(executor.engine_dir())),)
@@ -281,7 +292,7 @@ class LocalEngine(Backend):
         self, path: str, *, parameters: dict[str, Any], experiment: str = "", submitted_by: str = ""
     ) -> RunInfo:
         """Register the file's pipeline under its name, then run it (SpecError when the file is invalid)."""
-        pipeline = register_pipeline_file(path)
+        pipeline = register_pipeline_file(path, self.config)
         return self.submit_run(
             pipeline_id=pipeline.pk, parameters=parameters, experiment=experiment, submitted_by=submitted_by
         )

@@ -24,6 +24,7 @@ from backends.local.checked import (
     plain,
     python_type,
 )
+from backends.local.config import EngineConfig
 from backends.local.spec import Binding, EdgeSpec, InputSpec, OutputSpec, PipelineSpec, StepSpec
 
 
@@ -61,8 +62,9 @@ class _Job:
 class PipelineLoader(CheckedLoader):
     """Reads one pipeline and the component files it uses, collecting problems instead of stopping at one."""
 
-    def __init__(self, budget: yamlfile.Budget) -> None:
+    def __init__(self, budget: yamlfile.Budget, config: EngineConfig) -> None:
         super().__init__(budget)
+        self.config = config
         self.components: dict[Path, _Component | None] = {}
         self.bound: dict[str, str] = {}  # pipeline output -> the job (jobs.x) that writes it
 

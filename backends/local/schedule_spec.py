@@ -35,6 +35,7 @@ from backends.local.checked import (
     sorted_problems,
     to_plain,
 )
+from backends.local.config import EngineConfig
 from backends.local.spec import PipelineSpec, load_pipeline
 
 V2_KEYS = (
@@ -146,7 +147,7 @@ class ScheduleSpec:
         return cls(**{**data, "pipeline": PipelineSpec.from_dict(pipeline) if pipeline else None})
 
 
-def load_schedule(path: str | os.PathLike, now: datetime) -> ScheduleSpec:
+def load_schedule(path: str | os.PathLike, now: datetime, config: EngineConfig | None = None) -> ScheduleSpec:
     """Load and check a schedule file and its pipeline; SpecError lists every problem found.
 
     A file past one of backends.yamlfile's limits is refused at once; the schedule and its pipeline share one
@@ -156,7 +157,7 @@ def load_schedule(path: str | os.PathLike, now: datetime) -> ScheduleSpec:
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"now must be timezone-aware, got {now!r}")
-    loader = _Loader(path, now)
+    loader = _Loader(path, now, config or EngineConfig())
     spec = loader.load()
     if loader.problems or spec is None:
         # The schedule file's problems first, then its pipeline's, each in line order.
@@ -167,8 +168,9 @@ def load_schedule(path: str | os.PathLike, now: datetime) -> ScheduleSpec:
 class _Loader(CheckedLoader):
     """Reads one schedule file (and the pipeline it runs), collecting problems instead of stopping at one."""
 
-    def __init__(self, path: str | os.PathLike, now: datetime) -> None:
+    def __init__(self, path: str | os.PathLike, now: datetime, config: EngineConfig) -> None:
         super().__init__()
+        self.config = config
         self.file = File.given(path)
         self.shown, self.path = self.file
         self.now = now
@@ -355,7 +357,7 @@ class _Loader(CheckedLoader):
             return None
         try:
             return load_pipeline(
-                os.path.normpath(os.path.join(os.path.dirname(self.shown), local)), self.budget
+                os.path.normpath(os.path.join(os.path.dirname(self.shown), local)), self.budget, self.config
             )
         except SpecError as error:
             self.problems.extend(error.problems)  # each names the pipeline file and its own line

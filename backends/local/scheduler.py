@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backends.base import FireStatus
+from backends.local import config as local_config
 from backends.local.models import LocalPublishedPipeline, LocalSchedule, LocalScheduleFire
 from backends.local.schedule_spec import ScheduleSpec, load_schedule
 from backends.local.spec import PipelineSpec, SpecError
@@ -34,7 +35,7 @@ SKIPS_RECORDED = 1_000  # after a long downtime, the most recent missed slots ar
 def register_schedule_file(path: Path | str, now: datetime | None = None) -> LocalSchedule:
     """Create or update a schedule from its YAML (raising SpecError when invalid)."""
     now = now or timezone.now()
-    spec = load_schedule(path, now)
+    spec = load_schedule(path, now, local_config.current())
     pipeline = None
     if spec.pipeline is not None:
         from backends.local.engine import register_pipeline_spec

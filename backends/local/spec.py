@@ -26,6 +26,7 @@ from backends.local.checked import (
     coerce,
     sorted_problems,
 )
+from backends.local.config import EngineConfig
 from backends.local.rendering import render_command
 
 __all__ = [
@@ -176,15 +177,18 @@ class PipelineSpec:
         )
 
 
-def load_pipeline(path: str | os.PathLike, budget: yamlfile.Budget | None = None) -> PipelineSpec:
+def load_pipeline(
+    path: str | os.PathLike, budget: yamlfile.Budget | None = None, config: EngineConfig | None = None
+) -> PipelineSpec:
     """Load and check a pipeline file; SpecError lists every problem found.
 
     A file past one of backends.yamlfile's limits (its component files too) is refused alone, at once.
-    ``budget`` is what a load that reads this file among others (a schedule's) has left to spend.
+    ``budget`` is what a load that reads this file among others (a schedule's) has left to spend; ``config`` the
+    engine's settings (its datastores, data assets and environments), the defaults when None.
     """
     from backends.local.jobfile import PipelineLoader
 
-    loader = PipelineLoader(budget or yamlfile.Budget())
+    loader = PipelineLoader(budget or yamlfile.Budget(), config or EngineConfig())
     spec = loader.pipeline(path)
     if loader.problems or spec is None:
         # The pipeline file's problems first, then each component file's, each in line order.

@@ -4,6 +4,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from backends.local import config as local_config
 from backends.local.spec import PipelineSpec, SpecError, load_pipeline
 
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         failed = 0
         for path in pipelines:
             try:
-                spec = load_pipeline(path)
+                spec = load_pipeline(path, config=local_config.current())
             except SpecError as error:
                 if len(pipelines) == 1:  # its problems alone; a count of one adds nothing
                     raise CommandError(str(error)) from None
