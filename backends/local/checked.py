@@ -98,6 +98,19 @@ def coerce(value: Any, type_: str) -> Any:
     raise ValueError(f"{value!r} is not {article} {type_}")
 
 
+def rule_problem(value: Any, rules: dict[str, Any] | None) -> str | None:
+    """What ``value`` breaks of an input's ``enum``, ``min`` and ``max``, as the end of a sentence; None if nothing."""
+    if not rules or value is None:
+        return None
+    if rules.get("enum") is not None and value not in rules["enum"]:
+        return f"is not one of {', '.join(map(repr, rules['enum']))}"
+    if rules.get("min") is not None and isinstance(value, int | float) and value < rules["min"]:
+        return f"is below the minimum, {rules['min']}"
+    if rules.get("max") is not None and isinstance(value, int | float) and value > rules["max"]:
+        return f"is above the maximum, {rules['max']}"
+    return None
+
+
 def line_of(node: Any, key: Any = None) -> int:
     """The 1-based line of ``node`` (or of its ``key``), as ruamel read it."""
     lc = getattr(node, "lc", None)

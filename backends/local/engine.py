@@ -100,10 +100,12 @@ def submit_spec(
 ) -> LocalRun:
     """Create the run and its steps; the first ready steps are queued once the rows are committed.
 
-    Raises SpecError when a parameter is unknown or of the wrong type.
+    Raises SpecError when a parameter is unknown or of the wrong type, or a required input has no value.
     """
     if parameters:
         spec = spec.with_parameters(parameters)
+    if missing := spec.missing_values():
+        raise SpecError(missing)
     order = spec.topological_order()
     name = _pipeline_name(spec)
     with transaction.atomic():

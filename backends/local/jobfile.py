@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,14 @@ from backends.local.checked import (
     names,
     plain,
     python_type,
+    rule_problem,
 )
 from backends.local.config import EngineConfig
+from backends.local.rendering import optional_inputs
 from backends.local.spec import Binding, EdgeSpec, InputSpec, OutputSpec, PipelineSpec, StepSpec
+
+DISTRIBUTIONS = ("pytorch", "tensorflow", "mpi")
+MAX_PROCESSES = 64  # of one step, across its instances
 
 
 def _compatible(wanted: str, given: str) -> bool:
@@ -79,6 +85,8 @@ class PipelineLoader(CheckedLoader):
         return read[expected]()
 
     def pipeline(self, path: str | os.PathLike) -> PipelineSpec | None:
+        """A job file, as ``az ml job create -f`` takes it: a pipeline job, or a command job run as a pipeline of
+        its one step. Other job types are refused as not supported here, at their ``type`` line."""
         file = File.given(path)
         with self.reading(file) as (text, doc):
             if doc is BAD:
@@ -86,10 +94,73 @@ class PipelineLoader(CheckedLoader):
             if not isinstance(doc, dict):
                 empty = "empty file: " if doc is None else ""
                 self.problem(
-                    line_of(doc), "(root)", f"{empty}expected a mapping of pipeline fields (type, jobs, ...)"
+                    line_of(doc), "(root)", f"{empty}expected a mapping of job fields (type, jobs or command)"
                 )
                 return None
-            return self.pipeline_spec(file, text, doc)
+            kind = doc.get("type")
+            if kind is None:  # the CLI reads a file without type by what it holds
+                kind = "pipeline" if "jobs" in doc else "command" if "command" in doc else None
+            if kind == "pipeline":
+                return self.pipeline_spec(file, text, doc)
+            if kind == "command":
+                return self.command_job_spec(file, text, doc)
+            if kind is None:
+                self.problem(line_of(doc), "type", "missing: a job file says its type (pipeline or command)")
+            else:
+                message = (
+                    f"job type {plain(kind)!r} is not supported by the local engine (it runs command and pipeline jobs;"
+                    " submit this one to an Azure ML workspace with --backend)"
+                )
+                self.problem(line_of(doc, "type"), "type", message)
+            return None
+
+    def command_job_spec(self, file: File, text: str, doc: dict) -> PipelineSpec:
+        """A command job: its inputs and outputs are declared with their values, as a pipeline's are, and its one
+        step is bound to them, so --set, reuse, outputs and logs work as for a pipeline's steps."""
+        name = self.text(doc, "name", "")
+        node_name = next(
+            (
+                n
+                for n in (name, Path(file.shown).stem.replace("-", "_"))
+                if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", n)
+            ),
+            "command",
+        )
+        spec = PipelineSpec(
+            path=str(file.path),
+            text=text,
+            name=name,
+            display_name=self.text(doc, "display_name", ""),
+            experiment_name=self.text(doc, "experiment_name", ""),
+            description=self.text(doc, "description", ""),
+            tags=self.tags(doc),
+            inputs=self.inputs(doc, "", typed=False),
+            outputs=self.outputs(doc, ""),
+            continue_on_step_failure=False,
+            force_rerun=False,
+            default_compute=self.text(doc, "compute", ""),
+            jobs={},
+            kind="command",
+        )
+        node = doc.copy()  # keeps the lines of its fields
+        node["inputs"] = {n: f"${{{{parent.inputs.{n}}}}}" for n in spec.inputs}
+        node["outputs"] = {n: f"${{{{parent.outputs.{n}}}}}" for n in spec.outputs}
+        node.pop("type", None)
+        if "component" in node:
+            self.problem(
+                line_of(doc, "component"), "component", "a command job runs its own command, not a component"
+            )
+            node.pop("component")
+        first = len(self.problems)
+        job = self.job_head({node_name: node}, node_name, spec)
+        if job is not None:
+            spec.jobs[node_name] = self.job_body(job, {node_name: job}, spec)
+        # The file is the job: its fields are named as written, not as a pipeline's jobs.<name>.<field>.
+        prefix = f"jobs.{node_name}."
+        self.problems[first:] = [
+            p._replace(field=p.field.removeprefix(prefix)) for p in self.problems[first:]
+        ]
+        return spec
 
     def pipeline_spec(self, file: File, text: str, doc: dict) -> PipelineSpec:
         if doc.get("type") != "pipeline":
@@ -166,14 +237,47 @@ class PipelineLoader(CheckedLoader):
         default = (
             None if key is None else self.literal(line_of(decl, key), f"{where}.{key}", type_, decl[key])
         )
-        return InputSpec(
+        spec = InputSpec(
             name=name,
             type=str(type_),
             default=None if default is BAD else default,
             # A bad default is reported here; optional spares each job using it a misleading "missing input".
             optional=default is BAD or self.value(decl, f"{where}.", "optional", "boolean", False),
             description=self.value(decl, f"{where}.", "description", "text", ""),
+            **self.rules(decl, where, str(type_)),
         )
+        if default not in (None, BAD) and (problem := rule_problem(default, spec.rules)):
+            self.problem(line_of(decl, key), f"{where}.{key}", f"{default!r} {problem}")
+        return spec
+
+    def rules(self, decl: dict, where: str, type_: str) -> dict[str, Any]:
+        """An input's ``enum`` (a string's values) and ``min``/``max`` (a number's bounds), as Azure ML reads them."""
+        found: dict[str, Any] = {}
+        if decl.get("enum") is not None:
+            values = decl["enum"]
+            if type_ != "string" or not isinstance(values, list) or not values:
+                self.problem(
+                    line_of(decl, "enum"), f"{where}.enum", "expected a list of values of a string input"
+                )
+            else:
+                found["enum"] = [str(plain(v)) for v in values]
+        for bound in ("min", "max"):
+            if decl.get(bound) is None:
+                continue
+            value = plain(decl[bound])
+            if (
+                type_ not in ("integer", "number")
+                or isinstance(value, bool)
+                or not isinstance(value, int | float)
+            ):
+                self.problem(
+                    line_of(decl, bound), f"{where}.{bound}", f"expected a number bounding a {type_} input"
+                )
+            else:
+                found[bound] = value
+        if "min" in found and "max" in found and found["min"] > found["max"]:
+            self.problem(line_of(decl, "min"), f"{where}.min", f"is above max ({found['max']})")
+        return found
 
     def literal(self, line: int, where: str, type_: str | None, raw: Any) -> Any:
         """``raw`` as a value of ``type_``: a typed Python value, or an absolute local path."""
@@ -398,7 +502,11 @@ class PipelineLoader(CheckedLoader):
         else:
             command = self.command(node, f"{where}.", bindings, job.outputs, job.line)
             code = self.code(node, f"{where}.")
+            optional = optional_inputs(command)
+            for name, binding in inputs.items():
+                binding.required = name not in optional
         limits = self.value(node, f"{where}.", "limits", "mapping", {})
+        distribution, instances = self.distribution(node, f"{where}.")
         variables = self.value(node, f"{where}.", "environment_variables", "mapping", {})
         return StepSpec(
             name=job.name,
@@ -422,7 +530,47 @@ class PipelineLoader(CheckedLoader):
             ),
             component=component.path if component else None,
             line=job.line,
+            distribution=distribution,
+            instance_count=instances,
         )
+
+    def distribution(self, node: dict, prefix: str) -> tuple[dict[str, Any] | None, int]:
+        """``distribution`` and ``resources.instance_count``: how many processes a step starts, and how."""
+        resources = self.mapping(node, "resources", prefix)
+        instances = self.integer(resources, "instance_count", f"{prefix}resources.", 1) or 1
+        if instances < 1 or instances > MAX_PROCESSES:
+            self.problem(
+                line_of(resources, "instance_count"),
+                f"{prefix}resources.instance_count",
+                f"expected 1 to {MAX_PROCESSES}",
+            )
+            instances = 1
+        node_ = self.mapping(node, "distribution", prefix)
+        if not node_:
+            if instances > 1:
+                message = (
+                    "instance_count above 1 needs a distribution (pytorch, tensorflow or mpi) to start them"
+                )
+                self.problem(
+                    line_of(resources, "instance_count"), f"{prefix}resources.instance_count", message
+                )
+            return None, 1
+        kind = self.text(node_, "type", "", f"{prefix}distribution.").lower()
+        if kind not in DISTRIBUTIONS:
+            message = (
+                f"expected one of {', '.join(DISTRIBUTIONS)} (the local engine starts their processes itself)"
+            )
+            self.problem(line_of(node_, "type"), f"{prefix}distribution.type", message)
+            return None, 1
+        key = "worker_count" if kind == "tensorflow" else "process_count_per_instance"
+        per_instance = self.integer(node_, key, f"{prefix}distribution.", 1) or 1
+        if kind == "tensorflow" and node_.get("process_count_per_instance") is not None:
+            per_instance = self.integer(node_, "process_count_per_instance", f"{prefix}distribution.", 1) or 1
+        if per_instance < 1 or per_instance * instances > MAX_PROCESSES:
+            message = f"{per_instance * instances} processes: the local engine starts 1 to {MAX_PROCESSES} for a step"
+            self.problem(line_of(node_, key), f"{prefix}distribution.{key}", message)
+            per_instance = 1
+        return {"type": kind, "processes_per_instance": per_instance}, instances
 
     def unbound_inputs(
         self, job: _Job, component: _Component, bindings: dict, inputs: dict[str, Binding]
@@ -453,10 +601,16 @@ class PipelineLoader(CheckedLoader):
                 return None
             wanted = wanted or given or ("uri_folder" if key == "path" else None)
             value, line, where = value[key], line_of(value, key), f"{where}.{key}"
+        rules = declared.rules if declared else None
+        required = bool(declared and declared.default is None and not declared.optional)
         if not (isinstance(value, str) and "${{" in value):
             type_ = wanted or python_type(value)
             literal = self.literal(line, where, type_, value)
-            return None if literal is BAD else Binding("literal", str(type_), literal)
+            if literal is BAD:
+                return None
+            if problem := rule_problem(literal, rules):
+                self.problem(line, where, f"{literal!r} {problem}")
+            return Binding("literal", str(type_), literal)
         try:
             inner = single_expression(value)
         except ValueError as error:
@@ -467,7 +621,13 @@ class PipelineLoader(CheckedLoader):
                 self.problem(line, where, f"no pipeline input '{match[1]}' ({names(spec.inputs)})")
                 return None
             self.check_type(line, where, wanted, source.type, f"pipeline input '{match[1]}'")
-            return Binding("pipeline_input", wanted or source.type, source=match[1])
+            if problem := rule_problem(source.default, rules):
+                self.problem(
+                    line, where, f"pipeline input '{match[1]}' is {source.default!r}, which {problem}"
+                )
+            return Binding(
+                "pipeline_input", wanted or source.type, source=match[1], required=required, rules=rules
+            )
         if match := STEP_REF.fullmatch(inner):
             step, output = match[1], match[2]
             if step not in jobs:
@@ -482,7 +642,7 @@ class PipelineLoader(CheckedLoader):
                 return None
             given = upstream.outputs[output].type
             self.check_type(line, where, wanted, given, f"output '{output}' of job '{step}'")
-            return Binding("step_output", wanted or given, source=step, output=output)
+            return Binding("step_output", wanted or given, source=step, output=output, required=required)
         usage = "use ${{parent.inputs.x}} or ${{parent.jobs.a.outputs.b}}"
         message = f"{value!r} is not an input binding; {usage}"
         self.problem(line, where, message)

@@ -298,8 +298,11 @@ class _Loader(CheckedLoader):
             return None, "", None
         if isinstance(node, dict):
             self.unknown_keys(node, CREATE_JOB_KEYS, "create_job.")
-            if node.get("type", "pipeline") != "pipeline":
-                message = f"job type {plain(node['type'])!r} cannot be scheduled by the local engine (only pipeline)"
+            if node.get("type", "pipeline") not in ("pipeline", "command"):
+                message = (
+                    f"job type {plain(node['type'])!r} cannot be scheduled by the local engine "
+                    "(only pipeline and command jobs)"
+                )
                 self.problem(line_of(node, "type"), "create_job.type", message)
             if node.get("job") is None:
                 self.problem(line, "create_job.job", "missing: the pipeline file, e.g. job: ./pipeline.yml")
@@ -331,6 +334,9 @@ class _Loader(CheckedLoader):
             },
         )
         pipeline = self.input_overrides(pipeline, self.mapping(node, "inputs", "create_job."))
+        # A value every run of the schedule would lack: the file to fix is the schedule.
+        for problem in pipeline.missing_values("give it one under create_job.inputs.{name}"):
+            self.problem(line, "create_job.inputs", problem.message)
         outputs = self.mapping(node, "outputs", "create_job.")
         # Where Azure ML would write them; the local engine keeps every output in its run folder.
         for name in outputs:

@@ -24,6 +24,7 @@ from backends.local.checked import (
     SpecError,
     SpecProblem,
     coerce,
+    rule_problem,
     sorted_problems,
 )
 from backends.local.config import EngineConfig
@@ -53,6 +54,14 @@ class InputSpec:
     default: Any = None
     optional: bool = False
     description: str = ""
+    enum: list | None = None  # the values a string input may take
+    min: float | None = None  # bounds of a number or integer input
+    max: float | None = None
+
+    @property
+    def rules(self) -> dict[str, Any]:
+        """What a value must satisfy, beyond its type (backends.local.checked.rule_problem reads it)."""
+        return {k: v for k, v in (("enum", self.enum), ("min", self.min), ("max", self.max)) if v is not None}
 
 
 @dataclass
@@ -69,6 +78,11 @@ class Binding:
     value: Any = None
     source: str = ""
     output: str = ""
+    # The job's input wants a value: it is declared without default or optional, and the command uses it
+    # outside any optional segment $[[ ]].
+    required: bool = field(default=False, compare=False)
+    # The input's enum, min and max, to check a pipeline input's value against when it is given.
+    rules: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -87,6 +101,10 @@ class StepSpec:
     is_deterministic: bool
     component: str | None
     line: int
+    distribution: dict[str, Any] | None = (
+        None  # {type: pytorch | tensorflow | mpi, process_count_per_instance}
+    )
+    instance_count: int = 1
 
 
 @dataclass
@@ -113,6 +131,7 @@ class PipelineSpec:
     default_compute: str
     jobs: dict[str, StepSpec]
     edges: list[EdgeSpec] = field(default_factory=list)
+    kind: str = "pipeline"  # or "command": a command job file, run as a pipeline of its one step
 
     def upstream(self, step: str) -> set[str]:
         """The steps whose outputs ``step`` reads directly."""
@@ -148,9 +167,46 @@ class PipelineSpec:
                 spec.inputs[name].default = _parameter(value, spec.inputs[name])
             except ValueError as error:
                 problems.append(SpecProblem(self.path, 0, f"inputs.{name}", str(error)))
+                continue
+            problems += spec.rule_problems(name)
         if problems:
             raise SpecError(problems)
         return spec
+
+    def rule_problems(self, name: str) -> list[SpecProblem]:
+        """What is wrong with pipeline input ``name``'s value: against its own rules and those of every job
+        input it is bound to."""
+        value, found = self.inputs[name].default, []
+        if value is None:
+            return found
+        checks = [(f"inputs.{name}", self.inputs[name].rules)]
+        checks += [
+            (f"jobs.{job.name}.inputs.{input_name}", b.rules)
+            for job in self.jobs.values()
+            for input_name, b in job.inputs.items()
+            if b.kind == "pipeline_input" and b.source == name and b.rules
+        ]
+        for where, rules in checks:
+            if problem := rule_problem(value, rules):
+                found.append(SpecProblem(self.path, 0, where, f"{value!r} {problem}"))
+        return found
+
+    def missing_values(
+        self, hint: str = "give it a default, or a value with --set {name}=..."
+    ) -> list[SpecProblem]:
+        """The required job inputs that would run without a value: refused at validate and at submit.
+        ``hint`` says where the value goes, with the input's name for {name}."""
+        found = []
+        for job in self.jobs.values():
+            for input_name, b in job.inputs.items():
+                source = self.inputs.get(b.source) if b.kind == "pipeline_input" else None
+                if b.required and source is not None and source.default is None and not source.optional:
+                    message = (
+                        f"job '{job.name}' needs a value for input '{input_name}', and pipeline input "
+                        f"'{b.source}' has none: {hint.format(name=b.source)}"
+                    )
+                    found.append(SpecProblem(self.path, job.line, f"inputs.{b.source}", message))
+        return found
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -15,7 +15,6 @@ from backends.local.spec import (
     SpecProblem,
     load_pipeline,
     parse_set_options,
-    render_command,
 )
 
 PIPELINES = Path(__file__).parent / "pipelines"
@@ -333,45 +332,6 @@ def test_parse_set_options_refuses_an_item_without_a_value() -> None:
         parse_set_options(["lr=0.1", "epochs"])
 
 
-def test_render_command_replaces_inputs_and_outputs_allowing_spaces_in_the_braces() -> None:
-    command = render_command(
-        "python train.py --lr ${{inputs.lr}} --epochs ${{ inputs.epochs }} --out ${{outputs.model}}",
-        {"lr": 0.1, "epochs": 3},
-        {"model": "/runs/1/model"},
-    )
-
-    assert command == "python train.py --lr 0.1 --epochs 3 --out /runs/1/model"
-
-
-def test_render_command_keeps_an_optional_segment_with_a_value_and_drops_it_without() -> None:
-    template = "python train.py [--lr ${{inputs.lr}}] [--label ${{inputs.label}}] --out ${{outputs.model}}"
-
-    command = render_command(template, {"lr": 0.5, "label": None}, {"model": "/m"})
-
-    assert command == "python train.py --lr 0.5  --out /m"
-
-
-def test_render_command_quotes_only_values_that_need_it() -> None:
-    command = render_command(
-        "echo ${{inputs.a}} ${{inputs.b}} ${{inputs.c}} ${{outputs.d}}",
-        {"a": "plain-word_1.csv", "b": "two words", "c": "it's"},
-        {"d": "/tmp/with space/out"},
-    )
-
-    assert command == "echo plain-word_1.csv 'two words' 'it'\"'\"'s' '/tmp/with space/out'"
-
-
-def test_render_command_spells_booleans_as_azure_ml_does() -> None:
-    assert render_command("x ${{inputs.a}} ${{inputs.b}}", {"a": True, "b": False}, {}) == "x True False"
-
-
-def test_render_command_leaves_brackets_without_placeholders_alone() -> None:
-    assert (
-        render_command("python -c 'print([1, 2])' ${{inputs.n}}", {"n": 3}, {})
-        == "python -c 'print([1, 2])' 3"
-    )
-
-
 @pytest.mark.parametrize("name", ["train-model", "flaky-branch", "long-running", "fan-out"])
 def test_to_dict_is_json_and_from_dict_gives_the_same_spec_back(name: str) -> None:
     spec = load_pipeline(EXAMPLES / name / "pipeline.yml")
@@ -398,10 +358,10 @@ def test_it_refuses_a_file_that_is_not_a_mapping() -> None:
     )
 
 
-def test_it_refuses_a_file_whose_type_is_not_pipeline() -> None:
+def test_it_refuses_a_file_whose_type_the_engine_cannot_run() -> None:
     message = problems_in(PIPELINES / "bad_type.yml")
 
-    assert "bad_type.yml:2: type: expected 'type: pipeline', got 'command'" in message
+    assert "bad_type.yml:2: type: job type 'sweep' is not supported by the local engine" in message
 
 
 def test_it_refuses_a_pipeline_without_jobs() -> None:

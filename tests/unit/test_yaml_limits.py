@@ -228,9 +228,9 @@ def test_a_path_through_a_file_is_refused_with_the_reason_the_system_gives(tmp_p
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("", "1: (root): empty file: expected a mapping of pipeline fields (type, jobs, ...)"),
-        ("- type: pipeline\n", "1: (root): expected a mapping of pipeline fields (type, jobs, ...)"),
-        ("pipeline\n", "1: (root): expected a mapping of pipeline fields (type, jobs, ...)"),
+        ("", "1: (root): empty file: expected a mapping of job fields (type, jobs or command)"),
+        ("- type: pipeline\n", "1: (root): expected a mapping of job fields (type, jobs or command)"),
+        ("pipeline\n", "1: (root): expected a mapping of job fields (type, jobs or command)"),
         (f"type: pipeline\nepochs: {'9' * 5000}\n", "2: yaml: invalid YAML: Exceeds the limit (4300 digits)"),
         ("type: pipeline\nstarted: 2026-13-01\n", "2: yaml: invalid YAML: month must be in 1..12"),
     ],

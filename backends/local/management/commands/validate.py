@@ -1,27 +1,42 @@
-"""``manage.py validate PIPELINE.yml``: check a pipeline file without running it."""
+"""``manage.py validate JOB.yml [--set NAME=VALUE ...]``: check job and pipeline files without running them."""
 
 import os
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backends.local import config as local_config
-from backends.local.spec import PipelineSpec, SpecError, load_pipeline
+from backends.local.spec import PipelineSpec, SpecError, load_pipeline, parse_set_options
 
 
 class Command(BaseCommand):
     help = (
-        "Load Azure ML CLI v2 pipeline files without running them: print each one's steps and edges, "
+        "Load Azure ML CLI v2 job and pipeline files without running them: print each one's steps and edges, "
         "or its problems as file:line: field: message (exit status 1)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("pipelines", nargs="+", metavar="PIPELINE.yml")
+        parser.add_argument("pipelines", nargs="+", metavar="JOB.yml")
+        parser.add_argument(
+            "--set",
+            dest="sets",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="an input value, as submit --set gives it",
+        )
 
-    def handle(self, *args: object, pipelines: list[str], **options: object) -> None:
+    def handle(self, *args: object, pipelines: list[str], sets: list[str], **options: object) -> None:
+        try:
+            values = parse_set_options(sets)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         failed = 0
         for path in pipelines:
             try:
                 spec = load_pipeline(path, config=local_config.current())
+                spec = spec.with_parameters(values) if values else spec
+                if missing := spec.missing_values():
+                    raise SpecError(missing)
             except SpecError as error:
                 if len(pipelines) == 1:  # its problems alone; a count of one adds nothing
                     raise CommandError(str(error)) from None
@@ -30,7 +45,7 @@ class Command(BaseCommand):
             else:
                 self.describe(path, spec)
         if failed:
-            raise CommandError(f"{failed} of {len(pipelines)} pipeline files are invalid")
+            raise CommandError(f"{failed} of {len(pipelines)} files are invalid")
 
     def describe(self, path: str, spec: PipelineSpec) -> None:
         title = spec.display_name or spec.name or path
