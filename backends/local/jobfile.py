@@ -163,8 +163,6 @@ class PipelineLoader(CheckedLoader):
         return spec
 
     def pipeline_spec(self, file: File, text: str, doc: dict) -> PipelineSpec:
-        if doc.get("type") != "pipeline":
-            self.problem(line_of(doc, "type"), "type", f"expected 'type: pipeline', got {doc.get('type')!r}")
         settings = self.value(doc, "", "settings", "mapping", {})
         spec = PipelineSpec(
             path=str(file.path),

@@ -8,6 +8,8 @@ from runs.models import PipelineRun
 from tests.conftest import ROOT, _database_url
 from tests.integration.helpers import EXAMPLES, PIPELINES, manage
 
+JOBS = ROOT / "tests" / "integration" / "jobs"
+
 BAD = ROOT / "tests" / "unit" / "pipelines"
 
 
@@ -43,10 +45,11 @@ def test_submit_wait_prints_the_run_its_url_and_its_progress_and_exits_zero(cli_
     )
 
     assert result.returncode == 0, result.stderr
-    run_id, url, *progress = result.stdout.splitlines()
+    run_id, url, *progress, last = result.stdout.splitlines()
     run = PipelineRun.objects.get(external_id=run_id)
     assert url.endswith(f"/runs/{run.pk}/")
     assert progress[-1].endswith("run Completed")
+    assert last == f"run {run_id} Completed: {url}"
     assert any("step train Completed" in line for line in progress)
     assert run.status == "Completed" and run.parameters["epochs"] == 40
 
@@ -69,3 +72,49 @@ def test_submit_refuses_an_unknown_parameter_naming_it(cli_env):
     assert result.returncode == 1
     assert "colour" in result.stderr
     assert not PipelineRun.objects.exists()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_submit_stream_prints_each_steps_log_lines_prefixed_by_step_then_status_and_url(cli_env):
+    result = manage("submit", str(PIPELINES / "two_steps.yml"), "--wait", "--stream", env=cli_env)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    run_id, url = lines[:2]
+    assert "[write] wrote" in lines
+    assert "[read] hello from write" in lines
+    assert "[read stderr] read it" in lines
+    # The steps' lines in the order the steps ran.
+    assert lines.index("[write] wrote") < lines.index("[read] hello from write")
+    assert lines[-1] == f"run {run_id} Completed: {url}"
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_command_job_file_runs_as_a_run_of_one_step(cli_env):
+    result = manage(
+        "submit", str(JOBS / "hello_command.yml"), "--set", "count=3", "--wait", "--stream", env=cli_env
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "[hello] greeting: hello there" in result.stdout.splitlines()
+    assert "[hello] count: 3" in result.stdout.splitlines()
+    run = PipelineRun.objects.get(external_id=result.stdout.splitlines()[0])
+    assert run.display_name == "Hello command"
+    assert [s.node_id for s in run.steps.all()] == ["hello"]
+    assert run.status == "Completed" and run.parameters == {"greeting": "hello there", "count": 3}
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_submit_and_validate_refuse_a_required_input_without_a_value_naming_it_and_the_job(cli_env):
+    submitted = manage("submit", str(JOBS / "hello_command.yml"), env=cli_env)
+    validated = manage("validate", str(JOBS / "hello_command.yml"), env=cli_env)
+
+    expected = "job 'hello' needs a value for input 'count', and pipeline input 'count' has none"
+    assert submitted.returncode == 1 and expected in submitted.stderr
+    assert validated.returncode == 1 and expected in validated.stderr
+    assert "hello_command.yml:" in validated.stderr
+    assert not PipelineRun.objects.exists()
+    assert manage("validate", str(JOBS / "hello_command.yml"), "--set", "count=2").returncode == 0
