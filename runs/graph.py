@@ -35,6 +35,9 @@ from runs.templatetags.runboard import duration, status_class
 # From this many steps, siblings with the same parents and the same children are drawn as one node.
 COLLAPSE_FROM = 200
 MIN_GROUP = 3
+# A step named "<node>.<job>" is a job of the pipeline component run by <node>: the component's steps are drawn
+# as one node, named <node>, until it is opened (Azure ML Studio shows a pipeline component so).
+NESTED = "."
 FAILED = frozenset({RunStatus.FAILED, RunStatus.NOT_RESPONDING})
 CLASS_OF = {status: status_class(status) for status in RunStatus.ALL}  # ok, bad, live, warn, muted, idle
 
@@ -186,17 +189,26 @@ class Structure:
 
     @cached_property
     def groups(self) -> dict[str, list[str]]:
-        """{key: members}: siblings fanned out from the same parents into the same children, in big graphs.
-
-        The key is the first member's node id, so an expanded group's URL stays readable and stable.
-        """
+        """{key: members}: the steps of each pipeline component (key: its node's name, outer ones first), then,
+        in big graphs, siblings fanned out from the same parents into the same children (key: the first member's
+        node id, so an expanded group's URL stays readable and stable)."""
+        nested: dict[str, list[str]] = {}
+        for node in self.order:
+            parts = node.split(NESTED)
+            for depth in range(1, len(parts)):
+                nested.setdefault(NESTED.join(parts[:depth]), []).append(node)
+        groups = dict(sorted(nested.items(), key=lambda item: item[0].count(NESTED)))
         if len(self.order) < COLLAPSE_FROM:
-            return {}
+            return groups
         by_neighbours: dict[tuple, list[str]] = {}
         for node in self.order:
-            key = (tuple(self.parents[node]), tuple(self.children[node]))
-            by_neighbours.setdefault(key, []).append(node)
-        return {members[0]: members for members in by_neighbours.values() if len(members) >= MIN_GROUP}
+            if NESTED not in node:
+                key = (tuple(self.parents[node]), tuple(self.children[node]))
+                by_neighbours.setdefault(key, []).append(node)
+        groups.update(
+            (members[0], members) for members in by_neighbours.values() if len(members) >= MIN_GROUP
+        )
+        return groups
 
     def failed_path(self, statuses: Mapping[str, str]) -> set[str]:
         """Failed steps, every step upstream of them, and every step downstream that they blocked."""
@@ -305,16 +317,22 @@ class VisibleGraph:
         return hashlib.sha1(json.dumps(shape, separators=(",", ":")).encode()).hexdigest()[:20]
 
 
+def is_nested(key: str, members: Iterable[str]) -> bool:
+    """Whether a group is a pipeline component's steps (its key its node's name), not a fan-out."""
+    return all(m.startswith(key + NESTED) for m in members)
+
+
 def visible_graph(structure: Structure, view: GraphView, statuses: Mapping[str, str]) -> VisibleGraph:
     shown = structure.failed_path(statuses) if view.failed_only else None
     groups = {} if view.expand_all else structure.groups
     folded = {}  # group key -> its shown members, for the groups still collapsed
+    group_of: dict[str, str] = {}  # step -> the collapsed group it is drawn in (the outermost)
     for key, members in groups.items():
         if key not in view.expanded:
-            members = [m for m in members if shown is None or m in shown]
-            if len(members) >= MIN_GROUP:
+            members = [m for m in members if (shown is None or m in shown) and m not in group_of]
+            if len(members) >= (1 if is_nested(key, members) else MIN_GROUP):
                 folded[key] = members
-    group_of = {m: key for key, members in folded.items() for m in members}
+                group_of.update(dict.fromkeys(members, key))
     folded_drawn: set[str] = set()
     key_of: dict[str, str] = {}  # step -> the node it is drawn as
     nodes: list[Node] = []
@@ -510,8 +528,12 @@ def _name(step: StepRow | None, node: str) -> str:
     return (step.display_name if step else "") or node
 
 
-def group_title(members: tuple[str, ...] | list[str], steps: Mapping[str, StepRow]) -> str:
-    return f"{_name(steps.get(members[0]), members[0])} … {_name(steps.get(members[-1]), members[-1])}"
+def group_title(node: Node, steps: Mapping[str, StepRow]) -> str:
+    """A pipeline component's node name, or a fan-out's first and last steps."""
+    if is_nested(node.key, node.members):
+        return node.key
+    first, last = node.members[0], node.members[-1]
+    return f"{_name(steps.get(first), first)} … {_name(steps.get(last), last)}"
 
 
 def render_graph(
@@ -553,8 +575,11 @@ def render_graph(
         x, y, bw, bh = boxes[node.key]
         box = f'<rect class="graph-box" width="{bw}" height="{bh}" rx="6"/>'
         if node.is_group:
-            title = group_title(node.members, steps)
-            tip = f"{len(node.members)} steps with the same inputs and consumers: {title}. Open to show each."
+            title = group_title(node, steps)
+            if is_nested(node.key, node.members):
+                tip = f"Pipeline component {title}: {len(node.members)} steps. Open to show each."
+            else:
+                tip = f"{len(node.members)} steps with the same inputs and consumers: {title}. Open to show each."
             parts.append(
                 f'<a class="graph-node graph-group" href="{escape(expand_url(node.key))}" '
                 f'data-node="{escape(node.key)}" transform="translate({x},{y})"><title>{escape(tip)}</title>{box}'
@@ -783,7 +808,7 @@ def render_timeline(
     for i, (node, members, queued, started, finished) in enumerate(rows):
         y = TL_AXIS_H + i * TL_ROW_H
         if node.is_group:
-            name = f"{group_title(node.members, steps)} ({len(node.members)})"
+            name = f"{group_title(node, steps)} ({len(node.members)})"
             counts = status_counts(node.members, {m.node_id: m.status for m in members})
             summary, cls = group_summary(len(node.members), counts)
             href, status = expand_url(node.key), summary

@@ -166,6 +166,73 @@ def test_an_expanded_group_shows_each_of_its_steps():
     assert graph.GraphView().expanding("shard_000") == "?expand=shard_000"
 
 
+NESTED_STEPS = [
+    "prep",
+    "careful.train",
+    "careful.evaluate",
+    "quick.train",
+    "quick.inner.a",
+    "quick.inner.b",
+    "compare",
+]
+NESTED_EDGES = [
+    ("prep", "prepared", "careful.train", "prepared"),
+    ("careful.train", "model", "careful.evaluate", "model"),
+    ("prep", "prepared", "quick.train", "prepared"),
+    ("quick.train", "model", "quick.inner.a", "model"),
+    ("quick.inner.a", "x", "quick.inner.b", "x"),
+    ("careful.evaluate", "report", "compare", "careful"),
+    ("quick.inner.b", "report", "compare", "quick"),
+]
+
+
+def test_a_pipeline_components_steps_fold_into_one_node_named_by_its_parent_node_even_in_small_graphs():
+    structure = graph.Structure.build(NESTED_STEPS, NESTED_EDGES)
+
+    assert structure.groups == {
+        "careful": ["careful.train", "careful.evaluate"],
+        "quick": ["quick.train", "quick.inner.a", "quick.inner.b"],
+        "quick.inner": ["quick.inner.a", "quick.inner.b"],
+    }
+    shown = graph.visible_graph(structure, graph.GraphView(), {})
+    assert [n.key for n in shown.nodes] == ["prep", "careful", "quick", "compare"]
+    assert shown.collapsed == 5
+    assert {(link.source, link.target): link.label for link in shown.links} == {
+        ("prep", "careful"): "prepared → prepared",
+        ("prep", "quick"): "prepared → prepared",
+        ("careful", "compare"): "report → careful",
+        ("quick", "compare"): "report → quick",
+    }
+
+
+def test_opening_a_pipeline_component_shows_its_steps_and_its_inner_components_still_folded():
+    structure = graph.Structure.build(NESTED_STEPS, NESTED_EDGES)
+
+    shown = graph.visible_graph(structure, graph.GraphView(expanded=frozenset({"quick"})), {})
+
+    assert [n.key for n in shown.nodes] == ["prep", "careful", "quick.train", "quick.inner", "compare"]
+    assert shown.collapsed == 4
+    both = graph.visible_graph(structure, graph.GraphView(expanded=frozenset({"quick", "quick.inner"})), {})
+    assert "quick.inner.a" in [n.key for n in both.nodes] and shown.nodes[3].members == (
+        "quick.inner.a",
+        "quick.inner.b",
+    )
+
+
+def test_the_page_draws_a_pipeline_component_as_a_group_titled_by_its_node(viewer_client):
+    run = graph_run(NESTED_STEPS, NESTED_EDGES, statuses={"quick.inner.b": RunStatus.FAILED})
+
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
+
+    assert svg_nodes(page) == ["prep", "careful", "quick", "compare"]
+    assert "Pipeline component quick: 3 steps. Open to show each." in page
+    assert "3 steps · 1 failed" in page
+    assert f'href="{run.get_absolute_url()}?expand=quick#graph"' in page
+    assert page.count('class="step"') == 7  # the outline lists every step
+    opened = viewer_client.get(run.get_absolute_url(), {"expand": "quick"}).content.decode()
+    assert svg_nodes(opened) == ["prep", "careful", "quick.train", "quick.inner", "compare"]
+
+
 def test_the_failed_path_is_the_failures_their_ancestors_and_what_they_blocked():
     structure = graph.Structure.build(
         ["prep", "train_a", "train_b", "eval_a", "eval_b", "report", "side"],

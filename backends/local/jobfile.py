@@ -27,6 +27,7 @@ from backends.local.checked import (
     rule_problem,
 )
 from backends.local.config import EngineConfig
+from backends.local.nested import MAX_DEPTH, flatten, producer
 from backends.local.rendering import optional_inputs
 from backends.local.spec import Binding, EdgeSpec, InputSpec, OutputSpec, PipelineSpec, StepSpec
 
@@ -54,6 +55,7 @@ class _Component:
     is_deterministic: bool
     inputs: dict[str, InputSpec]
     outputs: dict[str, OutputSpec]
+    pipeline: PipelineSpec | None = None  # a pipeline component's jobs; None for a command component
 
 
 @dataclass
@@ -72,6 +74,7 @@ class PipelineLoader(CheckedLoader):
         super().__init__(budget)
         self.config = config
         self.components: dict[Path, _Component | None] = {}
+        self.loading: list[Path] = []  # the component files being read, outermost first
         self.bound: dict[str, str] = {}  # pipeline output -> the job (jobs.x) that writes it
 
     def value(self, node: dict, prefix: str, key: str, expected: str, default: Any = None) -> Any:
@@ -162,7 +165,15 @@ class PipelineLoader(CheckedLoader):
         ]
         return spec
 
-    def pipeline_spec(self, file: File, text: str, doc: dict) -> PipelineSpec:
+    def pipeline_spec(self, file: File, text: str, doc: dict, typed: bool = False) -> PipelineSpec:
+        """A pipeline job, or (``typed``: its inputs declared as a component's are) a pipeline component."""
+        outer_bound, self.bound = self.bound, {}
+        try:
+            return self._pipeline_spec(file, text, doc, typed)
+        finally:
+            self.bound = outer_bound
+
+    def _pipeline_spec(self, file: File, text: str, doc: dict, typed: bool) -> PipelineSpec:
         settings = self.value(doc, "", "settings", "mapping", {})
         spec = PipelineSpec(
             path=str(file.path),
@@ -172,7 +183,7 @@ class PipelineLoader(CheckedLoader):
             experiment_name=self.value(doc, "", "experiment_name", "text", ""),
             description=self.value(doc, "", "description", "text", ""),
             tags={str(k): str(v) for k, v in self.value(doc, "", "tags", "mapping", {}).items()},
-            inputs=self.inputs(doc, "", typed=False),
+            inputs=self.inputs(doc, "", typed=typed),
             outputs=self.outputs(doc, ""),
             continue_on_step_failure=self.value(
                 settings, "settings.", "continue_on_step_failure", "boolean", False
@@ -190,7 +201,11 @@ class PipelineLoader(CheckedLoader):
         # Every job's outputs are known before any binding is read, so a job may bind to one further down.
         jobs = {name: self.job_head(jobs_node, name, spec) for name in jobs_node}
         for job in jobs.values():
-            if job is not None:
+            if job is None:
+                continue
+            if job.component and job.component.pipeline:
+                spec.jobs.update(self.group_steps(job, jobs, spec))
+            else:
                 spec.jobs[job.name] = self.job_body(job, jobs, spec)
         spec.edges = [
             EdgeSpec(b.source, b.output, step.name, name)
@@ -357,15 +372,17 @@ class PipelineLoader(CheckedLoader):
             )
         return path
 
-    def component(self, doc: Any, prefix: str, path: str | None) -> _Component | None:
+    def component(self, doc: Any, prefix: str, path: str | None, text: str = "") -> _Component | None:
         if not isinstance(doc, dict):
             empty = "empty file: " if doc is None else ""
             self.problem(
                 line_of(doc), prefix.rstrip(".") or "(root)", f"{empty}expected a command component mapping"
             )
             return None
+        if doc.get("type") == "pipeline":
+            return self.pipeline_component(doc, prefix, path, text)
         if doc.get("type", "command") != "command":
-            message = f"component type {doc['type']!r} is not supported by the local engine (only command)"
+            message = f"component type {doc['type']!r} is not supported by the local engine (only command and pipeline)"
             self.problem(line_of(doc, "type"), f"{prefix}type", message)
             return None
         inputs, outputs = self.inputs(doc, prefix, typed=True), self.outputs(doc, prefix)
@@ -385,6 +402,28 @@ class PipelineLoader(CheckedLoader):
             outputs=outputs,
         )
 
+    def pipeline_component(self, doc: dict, prefix: str, path: str | None, text: str) -> _Component:
+        """A ``type: pipeline`` component: inputs declared with types and defaults, and jobs of its own."""
+        first = len(self.problems)
+        inner = self.pipeline_spec(File(self.file.shown, self.file.path), text, doc, typed=True)
+        if prefix:  # an inline component: its problems are at its place in the outer file
+            self.problems[first:] = [p._replace(field=prefix + p.field) for p in self.problems[first:]]
+        for name in inner.outputs:
+            if producer(inner, name) is None:
+                self.problem(line_of(doc.get("outputs"), name), f"{prefix}outputs.{name}", "no job writes it")
+        return _Component(
+            path=path,
+            name=inner.name or (Path(path).stem if path else ""),
+            display_name=inner.display_name,
+            command="",
+            code=None,
+            environment="",
+            is_deterministic=True,
+            inputs=inner.inputs,
+            outputs=inner.outputs,
+            pipeline=inner,
+        )
+
     def component_file(self, job: dict, where: str) -> _Component | None:
         ref = job["component"]
         if isinstance(ref, dict):
@@ -400,12 +439,24 @@ class PipelineLoader(CheckedLoader):
         if not path.is_file():
             self.problem(line_of(job, "component"), where, f"component file '{ref}' not found ({path})")
             return None
+        if path in self.loading:
+            chain = " -> ".join(p.name for p in [*self.loading[self.loading.index(path) :], path])
+            self.problem(line_of(job, "component"), where, f"pipeline components include each other: {chain}")
+            return None
+        if len(self.loading) >= MAX_DEPTH:
+            message = f"pipeline components nested deeper than {MAX_DEPTH}; the local engine stops there"
+            self.problem(line_of(job, "component"), where, message)
+            return None
         if path not in self.components:
             self.components[path] = None  # read once however many jobs use it, so its problems show once
             shown = os.path.normpath(os.path.join(os.path.dirname(self.file.shown), local))
-            with self.reading(File(shown, path)) as (_, doc):
-                if doc is not BAD:
-                    self.components[path] = self.component(doc, "", str(path))
+            self.loading.append(path)
+            try:
+                with self.reading(File(shown, path)) as (text, doc):
+                    if doc is not BAD:
+                        self.components[path] = self.component(doc, "", str(path), text)
+            finally:
+                self.loading.pop()
         return self.components[path]
 
     def job_head(self, jobs: dict, name: str, spec: PipelineSpec) -> _Job | None:
@@ -416,16 +467,25 @@ class PipelineLoader(CheckedLoader):
         if not isinstance(node, dict):
             self.problem(line_of(jobs, name), where, "expected a mapping with a command or a component")
             return None
-        if node.get("type", "command") != "command":
-            kind = node["type"]
+        kind = node.get("type", "command")
+        if kind not in ("command", "pipeline"):
             message = (
-                f"job type {kind!r} is not supported by the local engine (only command jobs run locally)"
+                f"job type {kind!r} is not supported by the local engine (only command and pipeline jobs)"
             )
             self.problem(line_of(node, "type"), f"{where}.type", message)
+            return None
+        if kind == "pipeline" and node.get("component") is None:
+            message = "a pipeline job inside a pipeline runs a pipeline component: component: ./pipeline.yml"
+            self.problem(line_of(jobs, name), f"{where}.component", message)
             return None
         component = None
         if node.get("component") is not None:
             if not (component := self.component_file(node, f"{where}.component")):
+                return None
+            if "type" in node and (kind == "pipeline") != (component.pipeline is not None):
+                what = "pipeline" if component.pipeline else "command"
+                message = f"a {kind} job cannot run a {what} component (its type: {what})"
+                self.problem(line_of(node, "type"), f"{where}.type", message)
                 return None
             for key in ("command", "code"):
                 if key in node:
@@ -479,7 +539,10 @@ class PipelineLoader(CheckedLoader):
             return match[1]
         return None
 
-    def job_body(self, job: _Job, jobs: dict[str, _Job | None], spec: PipelineSpec) -> StepSpec:
+    def job_inputs(
+        self, job: _Job, jobs: dict[str, _Job | None], spec: PipelineSpec
+    ) -> tuple[dict, dict[str, Binding]]:
+        """The job's ``inputs`` mapping as written, and each input's binding (a component's defaults filled in)."""
         where, node, component = f"jobs.{job.name}", job.node, job.component
         bindings = self.value(node, f"{where}.", "inputs", "mapping", {})
         inputs: dict[str, Binding] = {}
@@ -496,6 +559,35 @@ class PipelineLoader(CheckedLoader):
                     inputs[name] = binding
         if component:
             inputs = self.unbound_inputs(job, component, bindings, inputs)
+        return bindings, inputs
+
+    def group_steps(self, job: _Job, jobs: dict[str, _Job | None], spec: PipelineSpec) -> dict[str, StepSpec]:
+        """A job running a pipeline component: the component's jobs, as steps named ``<job>.<inner job>``."""
+        where, inner = f"jobs.{job.name}", job.component.pipeline
+        for key in ("command", "code", "environment", "distribution", "resources", "limits"):
+            if key in job.node:
+                message = (
+                    f"a job running a pipeline component cannot set {key}; set it on the component's jobs"
+                )
+                self.problem(line_of(job.node, key), f"{where}.{key}", message)
+        _, given = self.job_inputs(job, jobs, spec)
+        bound = {name: out.pipeline_output for name, out in job.outputs.items()}
+        compute = self.value(job.node, f"{where}.", "compute", "text", "") or spec.default_compute
+        steps = flatten(job.name, inner, given, bound, compute, job.line)
+        for step in steps.values():
+            for name, b in step.inputs.items():
+                if b.kind == "unset" and b.required:
+                    message = (
+                        f"job '{step.name}' needs a value for input '{name}', and '{job.name}' gives none "
+                        "to the input it is bound to"
+                    )
+                    self.problem(job.line, f"{where}.inputs", message)
+        return steps
+
+    def job_body(self, job: _Job, jobs: dict[str, _Job | None], spec: PipelineSpec) -> StepSpec:
+        where, node, component = f"jobs.{job.name}", job.node, job.component
+        bindings, inputs = self.job_inputs(job, jobs, spec)
+        if component:
             command, code = component.command, component.code
         else:
             command = self.command(node, f"{where}.", bindings, job.outputs, job.line)
@@ -640,6 +732,12 @@ class PipelineLoader(CheckedLoader):
                 return None
             given = upstream.outputs[output].type
             self.check_type(line, where, wanted, given, f"output '{output}' of job '{step}'")
+            if upstream.component and upstream.component.pipeline:  # read from the inner job that writes it
+                writer = producer(upstream.component.pipeline, output)
+                if writer is None:
+                    self.problem(line, where, f"no job of '{step}' writes its output '{output}'")
+                    return None
+                step, output = f"{step}.{writer[0]}", writer[1]
             return Binding("step_output", wanted or given, source=step, output=output, required=required)
         usage = "use ${{parent.inputs.x}} or ${{parent.jobs.a.outputs.b}}"
         message = f"{value!r} is not an input binding; {usage}"

@@ -373,14 +373,14 @@ def test_it_refuses_a_sweep_job_naming_the_line() -> None:
 
     assert (
         "bad_sweep.yml:7: jobs.tune.type: job type 'sweep' is not supported by the local engine "
-        "(only command jobs run locally)"
+        "(only command and pipeline jobs)"
     ) in message
 
 
-def test_it_refuses_every_job_type_but_command() -> None:
+def test_it_refuses_every_job_type_but_command_and_pipeline() -> None:
     problems = problems_in(PIPELINES / "bad_job_types.yml").splitlines()
 
-    kinds = ["parallel", "spark", "automl", "pipeline", "data_transfer", "import", "whatever"]
+    kinds = ["parallel", "spark", "automl", "sweep", "data_transfer", "import", "whatever"]
     assert len(problems) == len(kinds)
     for number, (problem, kind) in enumerate(zip(problems, kinds, strict=True)):
         job = "abcdefg"[number]

@@ -57,7 +57,7 @@ class Command(BaseCommand):
         from backends.local.spec import SpecError
 
         examples = Path(settings.EXAMPLES_DIR)
-        for path in sorted(examples.glob("*/pipeline.yml")):
+        for path in sorted([*examples.glob("*/pipeline.yml"), *examples.glob("*/job.yml")]):
             try:
                 pipeline = register_pipeline_file(path)
             except SpecError as exc:
