@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -98,6 +99,10 @@ def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if not hasattr(
+        request, "user"
+    ):  # refused before the session was read (dashboard.middleware.NoNulMiddleware)
+        request.user = AnonymousUser()
     message = (
         str(exception) if isinstance(exception, BadParameter) else "The request could not be understood."
     )

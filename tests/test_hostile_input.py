@@ -165,3 +165,32 @@ def test_the_endpoint_answers_a_hostile_body_with_a_400_or_413(client, operator)
     assert (infinite.status_code == 400 and "ParameterAssignments" not in infinite.json()["error"]) or True
     assert infinite.status_code == 400 and "finite" in infinite.json()["error"]
     assert huge.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "path, data",
+    [
+        ("/runs/", {"status": "a\x00b"}),
+        ("/published/", {"backend": "\x00"}),
+        ("/schedules/", {"pipeline": "\x00"}),
+        ("/actions/", {"user": "\x00"}),
+        ("/actions/", {"target\x00": "x"}),
+        ("/runs/1/steps/a\x00b/logs/stdout/", {}),
+    ],
+)
+def test_a_nul_anywhere_in_the_path_or_query_is_a_400_naming_where(reader, run, path, data):
+    # PostgreSQL cannot hold NUL in text: reaching a query it was a 500 there.
+    response = reader.get(path, data)
+
+    assert response.status_code == 400
+    assert "contains a NUL character" in response.content.decode()
+
+
+def test_a_nul_in_a_form_or_a_cookie_is_a_400_and_changes_nothing(operator_client, run):
+    response = operator_client.post(reverse("runs:cancel", args=[run.pk]), {"next": "/runs/\x00"})
+    assert response.status_code == 400
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING
+
+    operator_client.cookies["sessionid"] = "abc\x00def"
+    assert operator_client.get("/runs/").status_code == 400
