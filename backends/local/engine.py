@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import secrets
 import uuid
@@ -32,7 +33,7 @@ from backends.base import (
     StepInfo,
 )
 from backends.local import config as local_config
-from backends.local import executor, scheduler
+from backends.local import executor, runtime, scheduler
 from backends.local.executor import stop_local_steps
 from backends.local.models import (
     LocalPipeline,
@@ -42,11 +43,18 @@ from backends.local.models import (
     LocalScheduleFire,
     LocalStep,
 )
-from backends.local.spec import PipelineSpec, SpecError, load_pipeline
+from backends.local.spec import PipelineSpec, SpecError, SpecProblem, load_pipeline
 
 __all__ = ["LocalEngine", "register_pipeline_file", "stop_local_steps", "submit_spec"]
 
 LOG_NAMES = ("stdout", "stderr", "system")
+
+
+def log_names(step: LocalStep) -> tuple[str, ...]:
+    """stdout, stderr and system; a distributed job's process i (from 1) adds stdout.i and stderr.i."""
+    return LOG_NAMES + tuple(name for pair in runtime.process_log_names(step.processes)[1:] for name in pair)
+
+
 _ADJECTIVES = (
     "amber brave calm eager gentle keen lucid merry nimble quiet rapid silver sunny tidy vivid witty".split()
 )
@@ -106,6 +114,7 @@ def submit_spec(
         spec = spec.with_parameters(parameters)
     if missing := spec.missing_values():
         raise SpecError(missing)
+    spec = _with_snapshots(spec)
     order = spec.topological_order()
     name = _pipeline_name(spec)
     with transaction.atomic():
@@ -131,11 +140,32 @@ def submit_spec(
                 display_name=spec.jobs[node_id].display_name or node_id,
                 environment=spec.jobs[node_id].environment,
                 compute=spec.jobs[node_id].compute or spec.default_compute,
+                snapshot=spec.jobs[node_id].snapshot or "",
+                processes=runtime.process_count(
+                    spec.jobs[node_id].distribution, spec.jobs[node_id].instance_count
+                ),
             )
             for position, node_id in enumerate(order)
         )
         transaction.on_commit(lambda: executor.advance(run.pk))
     return run
+
+
+def _with_snapshots(spec: PipelineSpec) -> PipelineSpec:
+    """A copy whose steps name the snapshot of their code folder, taken now, as Azure ML takes it at submit."""
+    spec = copy.copy(spec)
+    spec.jobs = dict(spec.jobs)
+    taken: dict[str, str] = {}
+    for name, job in spec.jobs.items():
+        if not job.code:
+            continue
+        if job.code not in taken:
+            try:
+                taken[job.code] = runtime.take_snapshot(job.code, executor.snapshots_dir())
+            except runtime.SnapshotError as error:
+                raise SpecError([SpecProblem(spec.path, job.line, f"jobs.{name}.code", str(error))]) from None
+        spec.jobs[name] = dataclasses.replace(job, snapshot=taken[job.code])
+    return spec
 
 
 class LocalEngine(Backend):
@@ -227,12 +257,12 @@ class LocalEngine(Backend):
         return self._run(run_id).spec.get("text", "")
 
     def read_log(self, run_id: str, step_id: str, name: str, offset: int, limit: int) -> LogChunk:
-        if name not in LOG_NAMES:
-            raise NotFound(f"step logs are {', '.join(LOG_NAMES)}; there is no {name!r}")
         try:
             step = LocalStep.objects.select_related("reused_step").get(pk=step_id, run_id=run_id)
         except LocalStep.DoesNotExist:
             raise NotFound(f"run {run_id} has no step {step_id}") from None
+        if name not in (names := log_names(step)):
+            raise NotFound(f"step logs are {', '.join(names)}; there is no {name!r}")
         # A reused step's output came from the step it reused: so do its stdout and stderr.
         source = step.reused_step if step.reused_step and name != "system" else step
         more = not RunStatus.is_terminal(step.status)
@@ -465,7 +495,7 @@ class LocalEngine(Backend):
             is_reused=reused is not None,
             reused_run_id=reused.run_id if reused else "",
             reused_step_id=reused.pk if reused else "",
-            log_names=LOG_NAMES,
+            log_names=log_names(step),
             queued_at=step.queued_at,
             started_at=step.started_at,
             finished_at=step.finished_at,

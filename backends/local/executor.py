@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backends.base import RunStatus
+from backends.local import runtime
 from backends.local.models import LocalRun, LocalStep
 from backends.local.spec import PipelineSpec, StepSpec, render_command
 
@@ -60,6 +61,14 @@ def step_dir(step: LocalStep) -> Path:
 
 def log_path(step: LocalStep, name: str) -> Path:
     return step_dir(step) / "logs" / f"{name}.txt"
+
+
+def snapshots_dir() -> Path:
+    return engine_dir() / "snapshots"
+
+
+def snapshot_path(digest: str) -> Path:
+    return snapshots_dir() / digest
 
 
 def syslog(step: LocalStep, message: str) -> None:
@@ -200,6 +209,8 @@ def execute_step(step_id: str) -> None:
     job = spec.jobs[step.node_id]
     try:
         inputs = _resolve_inputs(spec, job, run.id)
+        if job.code and not job.snapshot:  # a run submitted before snapshots were taken at submit
+            job.snapshot = runtime.take_snapshot(job.code, snapshots_dir())
         if not (spec.force_rerun or not job.is_deterministic):
             fingerprint = _fingerprint(job, inputs)
             LocalStep.objects.filter(pk=step_id).update(fingerprint=fingerprint)
@@ -208,14 +219,16 @@ def execute_step(step_id: str) -> None:
                 _set_step(step_id, [S.CANCEL_REQUESTED], status=S.CANCELED, finished_at=timezone.now())
                 advance(run.id)
                 return
-        outputs = _prepare_outputs(step, job)
+        wd = runtime.working_dir(step_dir(step), snapshot_path(job.snapshot) if job.snapshot else None)
+        outputs = _prepare_outputs(step, job, wd)
         command = render_command(job.command, inputs, outputs)
+        env = _step_env(job, step, run, spec, inputs, outputs)
     except Exception as exc:  # a step that cannot even start fails with the reason, not a stuck run
         log.exception("step %s could not start", step_id)
         _finish(step, S.FAILED, error=f"The step could not start: {exc}")
         advance(run.id)
         return
-    _run_process(step, job, spec, command, inputs, outputs)
+    _run_process(step, job, command, env, wd, inputs, outputs)
     advance(run.id)
 
 
@@ -238,8 +251,9 @@ def _resolve_inputs(spec: PipelineSpec, job: StepSpec, run_id: str) -> dict[str,
     return values
 
 
-def _prepare_outputs(step: LocalStep, job: StepSpec) -> dict[str, str]:
-    outputs = {}
+def _prepare_outputs(step: LocalStep, job: StepSpec, wd: Path) -> dict[str, str]:
+    # What the step writes to ./outputs is its artifacts output, as on Azure ML (unless it names one so itself).
+    outputs = {runtime.ARTIFACTS: str(wd / "outputs")}
     for name, out in job.outputs.items():
         path = step_dir(step) / "outputs" / name
         if out.type == "uri_file":
@@ -250,7 +264,14 @@ def _prepare_outputs(step: LocalStep, job: StepSpec) -> dict[str, str]:
     return outputs
 
 
-def _step_env(job: StepSpec, step: LocalStep) -> dict[str, str]:
+def _step_env(
+    job: StepSpec,
+    step: LocalStep,
+    run: LocalRun,
+    spec: PipelineSpec,
+    inputs: dict[str, Any],
+    outputs: dict[str, str],
+) -> dict[str, str]:
     env = dict(os.environ)
     # `python` in a command means the interpreter Runboard runs on, even where only python3 is on PATH.
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
@@ -259,36 +280,62 @@ def _step_env(job: StepSpec, step: LocalStep) -> dict[str, str]:
     env["RUNBOARD_RUN_ID"] = step.run_id
     env["RUNBOARD_STEP_ID"] = step.pk
     env["RUNBOARD_STEP_NAME"] = step.node_id
+    env.update(
+        runtime.azureml_variables(
+            run_id=run.pk,
+            step_id=step.pk,
+            is_command_job=spec.kind == "command",
+            experiment=run.experiment_name,
+            inputs=inputs,
+            outputs=outputs,
+        )
+    )
     return env
 
 
 def _run_process(
     step: LocalStep,
     job: StepSpec,
-    spec: PipelineSpec,
     command: str,
+    env: dict[str, str],
+    wd: Path,
     inputs: dict[str, Any],
     outputs: dict[str, str],
 ) -> None:
-    cwd = job.code or os.path.dirname(spec.path)
-    logs = log_path(step, "stdout").parent
-    logs.mkdir(parents=True, exist_ok=True)
-    with (logs / "stdout.txt").open("ab") as out, (logs / "stderr.txt").open("ab") as err:
-        proc = subprocess.Popen(
-            ["/bin/bash", "-c", command],
-            cwd=cwd,
-            env=_step_env(job, step),
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, so cancel reaches every child it starts
-        )
+    """Start the step's command (once per process of a distributed job, all in one process group) in its working
+    directory, then watch it: heartbeats, cancel, timeout; a process that fails stops the others."""
+    variables = runtime.process_variables(job.distribution, job.instance_count)
+    logs = runtime.process_log_names(len(variables))
+    log_path(step, "stdout").parent.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen] = []
+    try:
+        for extra, (out_name, err_name) in zip(variables, logs, strict=True):
+            with log_path(step, out_name).open("ab") as out, log_path(step, err_name).open("ab") as err:
+                procs.append(
+                    subprocess.Popen(
+                        ["/bin/bash", "-c", command],
+                        cwd=wd,
+                        env={**env, **extra},
+                        stdout=out,
+                        stderr=err,
+                        stdin=subprocess.DEVNULL,
+                        # A group of their own (the first's pid), out of the worker's: cancel reaches every
+                        # process and every child they start, and a signal to the worker's group does not.
+                        process_group=procs[0].pid if procs else 0,
+                    )
+                )
+    except OSError as error:
+        if procs:
+            _kill_leftovers(procs[0].pid)
+        _finish(step, S.FAILED, error=f"The step could not start process {len(procs)}: {error}")
+        return
+    pgid = procs[0].pid
     started = timezone.now()
     if not _set_step(
         step.pk,
         [S.PREPARING],
         status=S.RUNNING,
-        pid=proc.pid,
+        pid=pgid,
         started_at=started,
         heartbeat_at=started,
         command=command,
@@ -296,42 +343,22 @@ def _run_process(
         outputs=outputs,
     ):
         # Canceled while preparing: record what would have run, then stop it below.
-        LocalStep.objects.filter(pk=step.pk).update(pid=proc.pid, started_at=started, command=command)
-    step.pid = proc.pid
-    syslog(step, f"Started on {HOST}, process {proc.pid}, in {cwd}")
+        LocalStep.objects.filter(pk=step.pk).update(pid=pgid, started_at=started, command=command)
+    step.pid = pgid
+    pids = ", ".join(str(p.pid) for p in procs)
+    syslog(step, f"Started on {HOST}, process{'es' if len(procs) > 1 else ''} {pids}, in {wd}")
+    if job.distribution:
+        kind = job.distribution["type"]
+        syslog(step, f"Distribution {kind}: {len(procs)} processes; process i logs to stdout.i and stderr.i")
     syslog(step, f"Command: {command}")
     _touch_run(step.run_id)
     refresh_run_status(step.run_id)
 
-    stop_reason = ""
-    deadline = time.monotonic() + job.timeout if job.timeout else None
-    next_beat = time.monotonic() + HEARTBEAT_SECONDS
-    while True:
-        try:
-            proc.wait(timeout=POLL_SECONDS)
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        status = LocalStep.objects.filter(pk=step.pk).values_list("status", flat=True).first()
-        if status in (S.CANCEL_REQUESTED, S.CANCELED):
-            stop_reason = "cancel"
-        elif status == S.FAILED:
-            stop_reason = "failed elsewhere"  # e.g. the heartbeat check gave up on it
-        elif deadline and time.monotonic() > deadline:
-            stop_reason = "timeout"
-        if stop_reason:
-            syslog(step, f"Stopping ({stop_reason}): SIGTERM to process group {proc.pid}")
-            _terminate(proc)
-            break
-        if time.monotonic() >= next_beat:
-            now = timezone.now()
-            LocalStep.objects.filter(pk=step.pk).update(heartbeat_at=now)
-            if _set_step(step.pk, [S.NOT_RESPONDING], status=S.RUNNING):
-                refresh_run_status(step.run_id)
-            next_beat = time.monotonic() + HEARTBEAT_SECONDS
-    _kill_leftovers(proc.pid)
-    code = proc.returncode
-    syslog(step, f"Exit code {code}")
+    stop_reason, failed = _watch(step, job, procs)
+    _kill_leftovers(pgid)
+    codes = [p.returncode for p in procs]
+    code = codes[failed] if failed is not None else next((c for c in codes if c), 0)
+    syslog(step, "Exit code " + (str(code) if len(procs) == 1 else ", ".join(map(str, codes))))
     if stop_reason == "cancel":
         _finish(step, S.CANCELED, exit_code=code, error="Canceled.")
     elif stop_reason == "timeout":
@@ -341,10 +368,52 @@ def _run_process(
             exit_code=code,
             error=f"Timed out: the step ran longer than its limits.timeout of {job.timeout} s and was stopped.",
         )
-    elif code == 0:
+    elif stop_reason == "failed elsewhere":
+        pass
+    elif failed is not None or any(codes):
+        index = failed if failed is not None else next(i for i, c in enumerate(codes) if c)
+        message = _failure_message(step, codes[index], logs[index])
+        if len(procs) > 1:
+            message = f"Process {index} of {len(procs)}: {message}"
+        _finish(step, S.FAILED, exit_code=codes[index], error=message)
+    else:
         _finish(step, S.COMPLETED, exit_code=0)
-    elif stop_reason != "failed elsewhere":
-        _finish(step, S.FAILED, exit_code=code, error=_failure_message(step, code))
+
+
+def _watch(step: LocalStep, job: StepSpec, procs: list[subprocess.Popen]) -> tuple[str, int | None]:
+    """Wait for every process to end, sending heartbeats. Returns why they were stopped ("" if they all ended by
+    themselves) and the index of the first process that failed, if one did."""
+    deadline = time.monotonic() + job.timeout if job.timeout else None
+    next_beat = time.monotonic() + HEARTBEAT_SECONDS
+    while True:
+        try:
+            procs[0].wait(timeout=POLL_SECONDS) if len(procs) == 1 else time.sleep(POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        codes = [p.poll() for p in procs]
+        failed = next((i for i, c in enumerate(codes) if c), None)
+        if all(c is not None for c in codes):
+            return "", failed
+        stop_reason = ""
+        status = LocalStep.objects.filter(pk=step.pk).values_list("status", flat=True).first()
+        if status in (S.CANCEL_REQUESTED, S.CANCELED):
+            stop_reason = "cancel"
+        elif status == S.FAILED:
+            stop_reason = "failed elsewhere"  # e.g. the heartbeat check gave up on it
+        elif deadline and time.monotonic() > deadline:
+            stop_reason = "timeout"
+        elif failed is not None:
+            stop_reason = "process failed"  # the others would wait for it for ever
+        if stop_reason:
+            syslog(step, f"Stopping ({stop_reason}): SIGTERM to process group {procs[0].pid}")
+            _terminate(procs)
+            return stop_reason, failed
+        if time.monotonic() >= next_beat:
+            now = timezone.now()
+            LocalStep.objects.filter(pk=step.pk).update(heartbeat_at=now)
+            if _set_step(step.pk, [S.NOT_RESPONDING], status=S.RUNNING):
+                refresh_run_status(step.run_id)
+            next_beat = time.monotonic() + HEARTBEAT_SECONDS
 
 
 def _finish(step: LocalStep, status: str, *, exit_code: int | None = None, error: str = "") -> None:
@@ -362,10 +431,10 @@ def _finish(step: LocalStep, status: str, *, exit_code: int | None = None, error
     _touch_run(step.run_id)
 
 
-def _failure_message(step: LocalStep, code: int) -> str:
+def _failure_message(step: LocalStep, code: int, logs: tuple[str, str] = ("stdout", "stderr")) -> str:
     if code < 0:
         return f"The process was killed by signal {signal.Signals(-code).name}."
-    last_line = _last_line(log_path(step, "stderr")) or _last_line(log_path(step, "stdout"))
+    last_line = _last_line(log_path(step, logs[1])) or _last_line(log_path(step, logs[0]))
     message = f"Exit code {code}."
     return f"{message} {last_line}" if last_line else message
 
@@ -380,16 +449,19 @@ def _last_line(path: Path, window: int = 4096) -> str:
     return lines[-1][:500] if lines else ""
 
 
-def _terminate(proc: subprocess.Popen) -> None:
+def _terminate(procs: list[subprocess.Popen]) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(procs[0].pid, signal.SIGTERM)
     except ProcessLookupError:
         return
+    grace = time.monotonic() + CANCEL_GRACE_SECONDS
     try:
-        proc.wait(timeout=CANCEL_GRACE_SECONDS)
+        for proc in procs:
+            proc.wait(timeout=max(0.0, grace - time.monotonic()))
     except subprocess.TimeoutExpired:
-        _kill_leftovers(proc.pid)
-        proc.wait()
+        _kill_leftovers(procs[0].pid)
+        for proc in procs:
+            proc.wait()
 
 
 def _kill_leftovers(pgid: int) -> None:
@@ -419,10 +491,10 @@ def _fingerprint(job: StepSpec, inputs: dict[str, Any]) -> str:
             for name, value in sorted(inputs.items())
         },
         "outputs": sorted(job.outputs),
+        "distribution": [job.distribution, job.instance_count],
+        "snapshot": job.snapshot,  # the code the step runs, as submitted
     }
     h.update(json.dumps(described, sort_keys=True, default=str).encode())
-    if job.code:
-        h.update(_digest_path(job.code).encode())
     return h.hexdigest()
 
 

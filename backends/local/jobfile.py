@@ -652,15 +652,23 @@ class PipelineLoader(CheckedLoader):
             )
             self.problem(line_of(node_, "type"), f"{prefix}distribution.type", message)
             return None, 1
-        key = "worker_count" if kind == "tensorflow" else "process_count_per_instance"
-        per_instance = self.integer(node_, key, f"{prefix}distribution.", 1) or 1
-        if kind == "tensorflow" and node_.get("process_count_per_instance") is not None:
-            per_instance = self.integer(node_, "process_count_per_instance", f"{prefix}distribution.", 1) or 1
-        if per_instance < 1 or per_instance * instances > MAX_PROCESSES:
-            message = f"{per_instance * instances} processes: the local engine starts 1 to {MAX_PROCESSES} for a step"
-            self.problem(line_of(node_, key), f"{prefix}distribution.{key}", message)
-            per_instance = 1
-        return {"type": kind, "processes_per_instance": per_instance}, instances
+        where = f"{prefix}distribution."
+        key = (
+            "worker_count"
+            if kind == "tensorflow" and "worker_count" in node_
+            else "process_count_per_instance"
+        )
+        per_instance = self.integer(node_, key, where, 1) or 1
+        servers = (
+            (self.integer(node_, "parameter_server_count", where, 0) or 0) if kind == "tensorflow" else 0
+        )
+        total = per_instance * instances + servers
+        if per_instance < 1 or servers < 0 or total > MAX_PROCESSES:
+            message = f"{total} processes: the local engine starts 1 to {MAX_PROCESSES} for a step"
+            self.problem(line_of(node_, key), f"{where}{key}", message)
+            per_instance, servers = 1, 0
+        found = {"type": kind, "processes_per_instance": per_instance}
+        return (found | {"parameter_servers": servers} if servers else found), instances
 
     def unbound_inputs(
         self, job: _Job, component: _Component, bindings: dict, inputs: dict[str, Binding]

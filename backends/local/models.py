@@ -95,6 +95,8 @@ class LocalStep(models.Model):
     exit_code = models.IntegerField(null=True)
     error = models.TextField(blank=True)
     reused_step = models.ForeignKey("self", null=True, on_delete=models.SET_NULL, related_name="+")
+    snapshot = models.CharField(max_length=64, blank=True)  # the sha256 of its code snapshot, if it has code
+    processes = models.PositiveSmallIntegerField(default=1)  # a distributed job's: one log pair each
     host = models.CharField(max_length=255, blank=True)
     pid = models.IntegerField(null=True)
     heartbeat_at = models.DateTimeField(null=True)

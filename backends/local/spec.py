@@ -101,10 +101,10 @@ class StepSpec:
     is_deterministic: bool
     component: str | None
     line: int
-    distribution: dict[str, Any] | None = (
-        None  # {type: pytorch | tensorflow | mpi, process_count_per_instance}
-    )
+    # {type: pytorch | tensorflow | mpi, processes_per_instance, parameter_servers (tensorflow)}
+    distribution: dict[str, Any] | None = None
     instance_count: int = 1
+    snapshot: str | None = None  # the sha256 of its code folder's snapshot, taken when the run is submitted
 
 
 @dataclass

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from backends.base import RunStatus
-from tests.integration.helpers import EXAMPLES, read_whole_log, steps_by_node, submit, wait_for_status
+from backends.local import executor
+from backends.local.models import LocalStep
+from tests.integration.helpers import (
+    EXAMPLES,
+    processes_in_group,
+    read_whole_log,
+    steps_by_node,
+    submit,
+    wait_for_status,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 TERMINAL = set(RunStatus.TERMINAL)
@@ -35,3 +44,75 @@ def test_a_pipeline_with_a_pipeline_component_runs_its_jobs_as_steps_of_the_run(
     metrics = json.loads(Path(steps["quick.evaluate"].outputs["report"], "metrics.json").read_text())
     compared = read_whole_log(run_id, steps["compare"].id, "stdout")
     assert compared.startswith("careful:") and f'"rmse": {metrics["rmse"]}' in compared
+
+
+def test_a_command_job_runs_in_its_snapshot_with_outputs_logs_and_azure_mls_variables(celery_worker):
+    source = EXAMPLES / "command-job" / "src"
+    run_id = submit(EXAMPLES / "command-job" / "job.yml", round_to=1)
+
+    assert wait_for_status(run_id, TERMINAL, timeout=60) == RunStatus.COMPLETED
+    (step,) = steps_by_node(run_id).values()
+    stdout = read_whole_log(run_id, step.id, "stdout")
+    assert stdout.startswith(f"run {run_id} in experiment command-job\n")
+    assert f"reading {EXAMPLES / 'train-model' / 'data' / 'houses.csv'}" in stdout
+    # ./outputs is the job's artifacts output; it was written in a working directory, not in the source folder.
+    artifacts = Path(step.outputs["artifacts"])
+    assert (artifacts / "report.md").read_text().startswith("# Houses at a glance")
+    assert not (source / "outputs").exists()
+    assert json.loads(Path(step.outputs["summary"], "columns.json").read_text())["price_k"]["count"] > 0
+    local = LocalStep.objects.get(pk=step.id)
+    assert len(local.snapshot) == 64
+    assert (executor.snapshot_path(local.snapshot) / "describe.py").read_text() == (
+        source / "describe.py"
+    ).read_text()
+    assert artifacts.parent.parent == executor.step_dir(local)
+
+
+def test_a_step_runs_the_code_as_submitted_not_as_edited_afterwards(celery_worker, tmp_path):
+    (tmp_path / "src").mkdir()
+    script = tmp_path / "src" / "say.py"
+    script.write_text("print('as submitted')\n")
+    job = tmp_path / "job.yml"
+    job.write_text("type: command\ncode: ./src\ncommand: sleep 1 && python say.py\n")
+    run_id = submit(job)
+
+    script.write_text("print('edited after submit')\n")
+
+    assert wait_for_status(run_id, TERMINAL, timeout=60) == RunStatus.COMPLETED
+    (step,) = steps_by_node(run_id).values()
+    assert read_whole_log(run_id, step.id, "stdout") == "as submitted\n"
+
+
+def test_a_pytorch_style_job_starts_a_process_per_rank_each_with_its_own_log(celery_worker):
+    run_id = submit(EXAMPLES / "distributed-pytorch" / "job.yml", upto=10000)
+
+    assert wait_for_status(run_id, TERMINAL, timeout=90) == RunStatus.COMPLETED
+    (step,) = steps_by_node(run_id).values()
+    assert step.log_names == (
+        "stdout",
+        "stderr",
+        "system",
+        *(f"std{s}.{i}" for i in (1, 2, 3) for s in ("out", "err")),
+    )
+    for rank in range(4):
+        log = read_whole_log(run_id, step.id, "stdout" if rank == 0 else f"stdout.{rank}")
+        assert log.startswith(f"rank {rank}/4 (node {rank // 2}, local rank {rank % 2}):")
+    result = json.loads(Path(step.outputs["result"], "sum.json").read_text())
+    assert result["total"] == 10000 * 10001 * 20001 // 6 and len(result["parts"]) == 4
+
+
+def test_a_distributed_job_fails_when_one_process_fails_and_the_others_are_stopped(celery_worker, tmp_path):
+    job = tmp_path / "job.yml"
+    job.write_text(
+        "type: command\n"
+        # Rank 1 fails at once; rank 0 would wait for it for ever.
+        "command: 'if [ $RANK = 1 ]; then echo rank 1 gives up >&2; exit 3; fi; sleep 60'\n"
+        "distribution: {type: pytorch, process_count_per_instance: 2}\n"
+    )
+    run_id = submit(job)
+
+    assert wait_for_status(run_id, TERMINAL, timeout=30) == RunStatus.FAILED
+    (step,) = steps_by_node(run_id).values()
+    assert step.error == "Process 1 of 2: Exit code 3. rank 1 gives up"
+    assert step.exit_code == 3
+    assert processes_in_group(LocalStep.objects.get(pk=step.id).pid) == []

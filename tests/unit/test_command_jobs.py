@@ -254,3 +254,59 @@ def test_an_input_used_only_inside_an_optional_segment_needs_no_value(tmp_path: 
     spec = load_pipeline(path)
 
     assert [p.field for p in spec.missing_values()] == ["inputs.n"]
+
+
+# --- distribution ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        (
+            "distribution: {type: pytorch, process_count_per_instance: 2}\nresources: {instance_count: 2}\n",
+            ({"type": "pytorch", "processes_per_instance": 2}, 2),
+        ),
+        (
+            "distribution: {type: mpi, process_count_per_instance: 3}\n",
+            ({"type": "mpi", "processes_per_instance": 3}, 1),
+        ),
+        (
+            "distribution: {type: tensorflow, worker_count: 2, parameter_server_count: 1}\n",
+            ({"type": "tensorflow", "processes_per_instance": 2, "parameter_servers": 1}, 1),
+        ),
+        ("", (None, 1)),
+    ],
+)
+def test_a_distribution_says_how_many_processes_the_step_starts(
+    tmp_path: Path, fields: str, expected
+) -> None:
+    spec = load_pipeline(write(tmp_path, f"type: command\ncommand: python train.py\n{fields}"))
+
+    (step,) = spec.jobs.values()
+    assert (step.distribution, step.instance_count) == expected
+
+
+@pytest.mark.parametrize(
+    "fields, problem",
+    [
+        (
+            "resources: {instance_count: 2}\n",
+            "3: resources.instance_count: instance_count above 1 needs a distribution",
+        ),
+        ("distribution: {type: ray}\n", "3: distribution.type: expected one of pytorch, tensorflow, mpi"),
+        (
+            "distribution: {type: pytorch, process_count_per_instance: 40}\nresources: {instance_count: 2}\n",
+            "3: distribution.process_count_per_instance: 80 processes: the local engine starts 1 to 64",
+        ),
+        (
+            "distribution: {type: mpi, process_count_per_instance: two}\n",
+            "3: distribution.process_count_per_instance: expected a whole number",
+        ),
+    ],
+)
+def test_a_distribution_the_engine_cannot_start_is_refused_never_ignored(
+    tmp_path: Path, fields: str, problem: str
+) -> None:
+    found = problems(write(tmp_path, f"type: command\ncommand: python train.py\n{fields}"))
+
+    assert any(p.startswith(problem) for p in found), found
