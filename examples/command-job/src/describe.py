@@ -30,7 +30,12 @@ for name in rows[0]:
     }
 Path(args.summary, "columns.json").write_text(json.dumps(columns, indent=2))
 
-lines = [f"# {os.environ.get('REPORT_TITLE', 'Columns')}", "", "| column | mean | min | max |", "|---|---|---|---|"]
+lines = [
+    f"# {os.environ.get('REPORT_TITLE', 'Columns')}",
+    "",
+    "| column | mean | min | max |",
+    "|---|---|---|---|",
+]
 for name, c in columns.items():
     marker = " (target)" if name == args.target else ""
     lines.append(f"| {name}{marker} | {c['mean']} | {c['min']} | {c['max']} |")
