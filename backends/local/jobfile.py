@@ -11,6 +11,7 @@ from typing import Any
 
 from backends import yamlfile
 from backends.bindings import INPUT_REF, OUTPUT_REF, STEP_REF, expressions, single_expression
+from backends.local import datarefs
 from backends.local.checked import (
     BAD,
     LITERAL_TYPES,
@@ -154,6 +155,7 @@ class PipelineLoader(CheckedLoader):
                 )
                 return None
             return InputSpec(name, type_, plain(decl))
+        datarefs.check_mode(self, decl, where)
         key = next((k for k in ("default", "value", "path") if decl.get(k) is not None), None)
         type_ = decl.get("type")
         if type_ is None and not typed:
@@ -187,7 +189,10 @@ class PipelineLoader(CheckedLoader):
                 self.problem(line, where, str(error))
                 return BAD
         local = str(raw).removeprefix("file:")
-        if not isinstance(raw, str) or REMOTE.match(local):
+        if isinstance(raw, str) and REMOTE.match(local):  # a URL, or an Azure ML reference to resolve
+            location = datarefs.check_location(self, line, where, type_, local)
+            return BAD if location is None else location
+        if not isinstance(raw, str):
             self.problem(
                 line, where, f"{plain(raw)!r} is not a local path; the local engine reads local files"
             )
@@ -214,6 +219,7 @@ class PipelineLoader(CheckedLoader):
         return specs
 
     def mapping_type(self, decl: dict, where: str) -> str | None:
+        datarefs.check_mode(self, decl, where)
         type_ = decl.get("type")
         if type_ is not None and type_ not in PATH_TYPES + LITERAL_TYPES:
             self.problem(line_of(decl, "type"), f"{where}.type", f"unknown type {type_!r}")
