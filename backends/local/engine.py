@@ -32,7 +32,7 @@ from backends.base import (
     StepInfo,
 )
 from backends.local import config as local_config
-from backends.local import executor, scheduler
+from backends.local import datarefs, executor, scheduler
 from backends.local.executor import stop_local_steps
 from backends.local.models import (
     LocalPipeline,
@@ -103,7 +103,7 @@ def submit_spec(
     Raises SpecError when a parameter is unknown or of the wrong type.
     """
     if parameters:
-        spec = spec.with_parameters(parameters)
+        spec = spec.with_parameters(parameters, local_config.current())
     order = spec.topological_order()
     name = _pipeline_name(spec)
     with transaction.atomic():
@@ -205,7 +205,8 @@ class LocalEngine(Backend):
 
     def get_steps(self, run_id: str) -> list[StepInfo]:
         run = self._run(run_id)
-        return [self._step_info(s) for s in run.steps.select_related("reused_step").order_by("position")]
+        steps = run.steps.select_related("reused_step").order_by("position")
+        return [self._step_info(s, run.spec) for s in steps]
 
     def get_graph(self, run_id: str) -> Graph:
         run = self._run(run_id)
@@ -446,7 +447,7 @@ class LocalEngine(Backend):
             updated_at=run.updated_at,
         )
 
-    def _step_info(self, step: LocalStep) -> StepInfo:
+    def _step_info(self, step: LocalStep, spec: dict) -> StepInfo:
         reused = step.reused_step
         return StepInfo(
             id=step.pk,
@@ -456,7 +457,7 @@ class LocalEngine(Backend):
             command=step.command,
             environment=step.environment,
             compute=step.compute,
-            inputs=step.inputs,
+            inputs=datarefs.shown_inputs(spec, step.node_id, step.inputs),
             outputs=step.outputs,
             exit_code=step.exit_code,
             error=step.error,

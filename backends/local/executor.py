@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backends.base import RunStatus
+from backends.local import staging
 from backends.local.models import LocalRun, LocalStep
 from backends.local.spec import PipelineSpec, StepSpec, render_command
 
@@ -199,7 +200,7 @@ def execute_step(step_id: str) -> None:
     spec = PipelineSpec.from_dict(run.spec)
     job = spec.jobs[step.node_id]
     try:
-        inputs = _resolve_inputs(spec, job, run.id)
+        inputs = staging.fetch_remote_inputs(step, job, _resolve_inputs(spec, job, run.id))
         if not (spec.force_rerun or not job.is_deterministic):
             fingerprint = _fingerprint(job, inputs)
             LocalStep.objects.filter(pk=step_id).update(fingerprint=fingerprint)
