@@ -10,6 +10,8 @@ local:
     "iris@latest": /srv/data/iris.csv
   environments:        # registered environments built from a local definition
     "AzureML-sklearn-1.5": envs/sklearn-conda.yml
+  download_limit: 2147483648   # bytes: a bigger remote input fails its step
+  download_max_age: 86400      # seconds a download is reused when its server gives no ETag or Last-Modified
 ```
 
 ``RUNBOARD_BUILD_ENVIRONMENTS=0`` turns environment building off (steps then run on the worker's own Python).
@@ -24,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DOWNLOAD_LIMIT = 2 * 1024**3  # bytes: a remote input bigger than this is refused
-OPTIONS = ("datastores", "data_assets", "environments", "download_limit")
+DEFAULT_DOWNLOAD_MAX_AGE = 24 * 3600  # seconds: see backends/local/datacache.py
+OPTIONS = ("datastores", "data_assets", "environments", "download_limit", "download_max_age")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class EngineConfig:
     data_assets: dict[str, str] = field(default_factory=dict)
     environments: dict[str, str] = field(default_factory=dict)
     download_limit: int = DEFAULT_DOWNLOAD_LIMIT
+    download_max_age: int = DEFAULT_DOWNLOAD_MAX_AGE
     build_environments: bool = True
     base_dir: str = ""  # relative paths in the mappings are relative to this (the backends file's folder)
 
@@ -58,6 +62,9 @@ def problems(raw: dict[str, Any]) -> list[str]:
     limit = raw.get("download_limit", DEFAULT_DOWNLOAD_LIMIT)
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         found.append("field 'download_limit' must be a number of bytes")
+    age = raw.get("download_max_age", DEFAULT_DOWNLOAD_MAX_AGE)
+    if isinstance(age, bool) or not isinstance(age, int) or age < 0:
+        found.append("field 'download_max_age' must be a number of seconds")
     return found
 
 
@@ -73,6 +80,7 @@ def parse(raw: dict[str, Any], base_dir: str = "") -> EngineConfig:
         data_assets=dict(raw.get("data_assets", {})),
         environments=dict(raw.get("environments", {})),
         download_limit=int(raw.get("download_limit", DEFAULT_DOWNLOAD_LIMIT)),
+        download_max_age=int(raw.get("download_max_age", DEFAULT_DOWNLOAD_MAX_AGE)),
         build_environments=build,
         base_dir=base_dir,
     )

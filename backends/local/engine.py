@@ -33,7 +33,7 @@ from backends.base import (
     StepInfo,
 )
 from backends.local import config as local_config
-from backends.local import executor, runtime, scheduler
+from backends.local import datarefs, executor, runtime, scheduler
 from backends.local.executor import stop_local_steps
 from backends.local.models import (
     LocalPipeline,
@@ -110,8 +110,11 @@ def submit_spec(
 
     Raises SpecError when a parameter is unknown or of the wrong type, or a required input has no value.
     """
+    if spec.kind == "component":
+        message = "a pipeline component runs as a job of a pipeline (component: ./this.yml), not on its own"
+        raise SpecError([SpecProblem(spec.path, 1, "$schema", message)])
     if parameters:
-        spec = spec.with_parameters(parameters)
+        spec = spec.with_parameters(parameters, local_config.current())
     if missing := spec.missing_values():
         raise SpecError(missing)
     spec = _with_snapshots(spec)
@@ -237,7 +240,8 @@ class LocalEngine(Backend):
 
     def get_steps(self, run_id: str) -> list[StepInfo]:
         run = self._run(run_id)
-        return [self._step_info(s) for s in run.steps.select_related("reused_step").order_by("position")]
+        steps = run.steps.select_related("reused_step").order_by("position")
+        return [self._step_info(s, run.spec) for s in steps]
 
     def get_graph(self, run_id: str) -> Graph:
         run = self._run(run_id)
@@ -478,7 +482,7 @@ class LocalEngine(Backend):
             updated_at=run.updated_at,
         )
 
-    def _step_info(self, step: LocalStep) -> StepInfo:
+    def _step_info(self, step: LocalStep, spec: dict) -> StepInfo:
         reused = step.reused_step
         return StepInfo(
             id=step.pk,
@@ -488,7 +492,7 @@ class LocalEngine(Backend):
             command=step.command,
             environment=step.environment,
             compute=step.compute,
-            inputs=step.inputs,
+            inputs=datarefs.shown_inputs(spec, step.node_id, step.inputs),
             outputs=step.outputs,
             exit_code=step.exit_code,
             error=step.error,

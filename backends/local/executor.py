@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backends.base import RunStatus
-from backends.local import runtime
+from backends.local import runtime, staging
 from backends.local.models import LocalRun, LocalStep
 from backends.local.spec import PipelineSpec, StepSpec, render_command
 
@@ -208,7 +208,7 @@ def execute_step(step_id: str) -> None:
     spec = PipelineSpec.from_dict(run.spec)
     job = spec.jobs[step.node_id]
     try:
-        inputs = _resolve_inputs(spec, job, run.id)
+        inputs = staging.fetch_remote_inputs(step, job, _resolve_inputs(spec, job, run.id))
         if job.code and not job.snapshot:  # a run submitted before snapshots were taken at submit
             job.snapshot = runtime.take_snapshot(job.code, snapshots_dir())
         if not (spec.force_rerun or not job.is_deterministic):

@@ -12,6 +12,7 @@ from typing import Any
 
 from backends import yamlfile
 from backends.bindings import INPUT_REF, OUTPUT_REF, STEP_REF, expressions, single_expression
+from backends.local import datarefs
 from backends.local.checked import (
     BAD,
     LITERAL_TYPES,
@@ -103,6 +104,9 @@ class PipelineLoader(CheckedLoader):
             kind = doc.get("type")
             if kind is None:  # the CLI reads a file without type by what it holds
                 kind = "pipeline" if "jobs" in doc else "command" if "command" in doc else None
+            if kind == "pipeline" and "pipelineComponent" in str(doc.get("$schema", "")):
+                # A pipeline component's file: checked as a job that uses it would read it.
+                return dataclasses.replace(self.pipeline_spec(file, text, doc, typed=True), kind="component")
             if kind == "pipeline":
                 return self.pipeline_spec(file, text, doc)
             if kind == "command":
@@ -238,6 +242,7 @@ class PipelineLoader(CheckedLoader):
                 )
                 return None
             return InputSpec(name, type_, plain(decl))
+        datarefs.check_mode(self, decl, where)
         key = next((k for k in ("default", "value", "path") if decl.get(k) is not None), None)
         type_ = decl.get("type")
         if type_ is None and not typed:
@@ -304,7 +309,10 @@ class PipelineLoader(CheckedLoader):
                 self.problem(line, where, str(error))
                 return BAD
         local = str(raw).removeprefix("file:")
-        if not isinstance(raw, str) or REMOTE.match(local):
+        if isinstance(raw, str) and REMOTE.match(local):  # a URL, or an Azure ML reference to resolve
+            location = datarefs.check_location(self, line, where, type_, local)
+            return BAD if location is None else location
+        if not isinstance(raw, str):
             self.problem(
                 line, where, f"{plain(raw)!r} is not a local path; the local engine reads local files"
             )
@@ -331,6 +339,7 @@ class PipelineLoader(CheckedLoader):
         return specs
 
     def mapping_type(self, decl: dict, where: str) -> str | None:
+        datarefs.check_mode(self, decl, where)
         type_ = decl.get("type")
         if type_ is not None and type_ not in PATH_TYPES + LITERAL_TYPES:
             self.problem(line_of(decl, "type"), f"{where}.type", f"unknown type {type_!r}")

@@ -401,7 +401,7 @@ class _Loader(CheckedLoader):
                 # Relative to the schedule file, as every path in it is.
                 value = os.path.normpath(self.path.parent / os.path.expanduser(value.removeprefix("file:")))
             try:
-                pipeline = pipeline.with_parameters({str(name): value})
+                pipeline = pipeline.with_parameters({str(name): value}, self.config)
             except SpecError as error:
                 for problem in error.problems:
                     self.problem(line, where, problem.message)

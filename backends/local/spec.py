@@ -17,6 +17,7 @@ from typing import Any
 
 from backends import yamlfile
 from backends.bindings import NAME
+from backends.local import datarefs
 from backends.local.checked import (
     LITERAL_TYPES,
     PATH_TYPES,
@@ -131,7 +132,9 @@ class PipelineSpec:
     default_compute: str
     jobs: dict[str, StepSpec]
     edges: list[EdgeSpec] = field(default_factory=list)
-    kind: str = "pipeline"  # or "command": a command job file, run as a pipeline of its one step
+    # "pipeline"; "command": a command job file, run as a pipeline of its one step; "component": a pipeline
+    # component's file, which runs only as a job of a pipeline
+    kind: str = "pipeline"
 
     def upstream(self, step: str) -> set[str]:
         """The steps whose outputs ``step`` reads directly."""
@@ -151,8 +154,11 @@ class PipelineSpec:
             del pending[ready]
         return order
 
-    def with_parameters(self, values: dict[str, Any]) -> PipelineSpec:
-        """A copy whose pipeline inputs take ``values`` (typed, or strings from a command line)."""
+    def with_parameters(self, values: dict[str, Any], config: EngineConfig | None = None) -> PipelineSpec:
+        """A copy whose pipeline inputs take ``values`` (typed, or strings from a command line).
+
+        ``config`` maps the datastores and data assets a value may name (none when None).
+        """
         spec = copy.deepcopy(self)
         problems = []
         for key, value in values.items():
@@ -164,7 +170,7 @@ class PipelineSpec:
                 )
                 continue
             try:
-                spec.inputs[name].default = _parameter(value, spec.inputs[name])
+                spec.inputs[name].default = _parameter(value, spec.inputs[name], config or EngineConfig())
             except ValueError as error:
                 problems.append(SpecProblem(self.path, 0, f"inputs.{name}", str(error)))
                 continue
@@ -266,15 +272,21 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
     return values
 
 
-def _parameter(value: Any, spec: InputSpec) -> Any:
+def _parameter(value: Any, spec: InputSpec, config: EngineConfig) -> Any:
     if value is None:
         if spec.optional:
             return None
         raise ValueError("a value is required")
     if spec.type not in PATH_TYPES:
         return coerce(value, spec.type)
+    local = str(value).removeprefix("file:")
+    if REMOTE.match(local):  # a URL, or an Azure ML reference: Unresolved (a ValueError) says why not
+        location = datarefs.locate(local, spec.type, config)
+        if not datarefs.is_url(location) and (problem := datarefs.local_problem(location, spec.type)):
+            raise ValueError(f"{value!r} {problem}")
+        return location
     # A path given at submit time is relative to where it was typed, not to the pipeline file.
-    path = os.path.abspath(os.path.expanduser(str(value)))
-    if REMOTE.match(str(value)) or not os.path.exists(path):
+    path = os.path.abspath(os.path.expanduser(local))
+    if not os.path.exists(path):
         raise ValueError(f"path '{value}' does not exist on this machine")
     return path

@@ -28,6 +28,32 @@ def test_validate_names_the_file_line_and_field_of_a_bad_file_and_exits_non_zero
     assert "bad_sweep.yml:" in result.stderr and "sweep" in result.stderr and "not supported" in result.stderr
 
 
+def test_validate_passes_on_every_pipeline_in_the_examples_given_the_mappings_they_need():
+    pipelines = [p for p in sorted(EXAMPLES.rglob("*.yml")) if p.read_text().count("\ntype: pipeline\n")]
+    backends = EXAMPLES / "remote-data" / "backends.yml"  # the datastore and data asset datastore.yml reads
+
+    result = manage("validate", *map(str, pipelines), env={"RUNBOARD_BACKENDS": str(backends)})
+
+    assert result.returncode == 0, result.stderr
+    assert len(pipelines) >= 6 and all(f"{path}: " in result.stdout for path in pipelines)
+    assert (
+        "remote-data/datastore.yml: Profile station readings from a datastore: 1 step, 0 edges"
+        in result.stdout
+    )
+
+
+def test_submit_refuses_an_unmapped_datastore_naming_the_file_line_field_and_the_setting_to_add():
+    result = manage("submit", str(EXAMPLES / "remote-data" / "datastore.yml"), env={"RUNBOARD_BACKENDS": ""})
+
+    assert result.returncode == 1
+    assert (
+        f"{EXAMPLES}/remote-data/datastore.yml:15: inputs.readings.path: "
+        "'azureml://datastores/workspaceblobstore/paths/weather/readings': datastore 'workspaceblobstore' is not "
+        "mapped to a local folder or URL; add `datastores: {workspaceblobstore: /path/or/URL}` to the local "
+        "engine's entry in the backends file (RUNBOARD_BACKENDS)"
+    ) in result.stderr
+
+
 @pytest.fixture
 def cli_env(celery_worker, redis_url, engine_dir):
     return {

@@ -555,7 +555,7 @@ jobs:
     )
 
 
-def test_it_refuses_a_missing_code_folder_and_a_remote_path(tmp_path: Path) -> None:
+def test_it_refuses_a_missing_code_folder_and_an_unmapped_datastore_path(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """type: pipeline
@@ -570,7 +570,7 @@ jobs:
 
     message = problems_in(path)
     assert (
-        "pipeline.yml:3: inputs.data.path: 'azureml://datastores/blob/paths/data' is not a local path"
+        "pipeline.yml:3: inputs.data.path: 'azureml://datastores/blob/paths/data': datastore 'blob' is not mapped"
         in message
     )
     assert "pipeline.yml:6: jobs.a.code: code folder './src' not found" in message

@@ -5,6 +5,7 @@ import os
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backends.local import config as local_config
+from backends.local import runtime
 from backends.local.spec import PipelineSpec, SpecError, load_pipeline, parse_set_options
 
 
@@ -34,8 +35,8 @@ class Command(BaseCommand):
         for path in pipelines:
             try:
                 spec = load_pipeline(path, config=local_config.current())
-                spec = spec.with_parameters(values) if values else spec
-                if missing := spec.missing_values():
+                spec = spec.with_parameters(values, local_config.current()) if values else spec
+                if spec.kind != "component" and (missing := spec.missing_values()):
                     raise SpecError(missing)
             except SpecError as error:
                 if len(pipelines) == 1:  # its problems alone; a count of one adds nothing
@@ -50,7 +51,8 @@ class Command(BaseCommand):
     def describe(self, path: str, spec: PipelineSpec) -> None:
         title = spec.display_name or spec.name or path
         counts = f"{_count(len(spec.jobs), 'step')}, {_count(len(spec.edges), 'edge')}"
-        self.stdout.write(self.style.SUCCESS(f"{path}: {title}: {counts}"))
+        what = {"command": "command job", "component": f"pipeline component, {counts}"}.get(spec.kind, counts)
+        self.stdout.write(self.style.SUCCESS(f"{path}: {title}: {what}"))
         for name, value in spec.inputs.items():
             self.stdout.write(f"  input  {name} ({value.type}) = {value.default!r}")
         self.stdout.write("steps:")
@@ -59,10 +61,13 @@ class Command(BaseCommand):
             component = os.path.relpath(step.component) if step.component else "inline"
             self.stdout.write(f"  {name}  [{component}]")
             self.stdout.write(f"      {' '.join(step.command.split())}")
+            if step.distribution:
+                processes = runtime.process_count(step.distribution, step.instance_count)
+                self.stdout.write(f"      {step.distribution['type']}: {_count(processes, 'process')}")
         self.stdout.write("edges:")
         for e in spec.edges:
             self.stdout.write(f"  {e.source_step}.{e.source_output} -> {e.target_step}.{e.target_input}")
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    return f"{n} {noun}{'' if n == 1 else 'es' if noun.endswith('s') else 's'}"
