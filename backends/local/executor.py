@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backends.base import RunStatus
+from backends.local import envspec
 from backends.local.models import LocalRun, LocalStep
 from backends.local.spec import PipelineSpec, StepSpec, render_command
 
@@ -210,6 +211,9 @@ def execute_step(step_id: str) -> None:
                 return
         outputs = _prepare_outputs(step, job)
         command = render_command(job.command, inputs, outputs)
+        from backends.local.environments import prepare_step  # it builds on this module
+
+        job = prepare_step(step, job)  # its environment, built when needed: first on the command's PATH
     except Exception as exc:  # a step that cannot even start fails with the reason, not a stuck run
         log.exception("step %s could not start", step_id)
         _finish(step, S.FAILED, error=f"The step could not start: {exc}")
@@ -413,6 +417,7 @@ def _fingerprint(job: StepSpec, inputs: dict[str, Any]) -> str:
     described = {
         "command": job.command,
         "environment": job.environment,
+        "environment_definition": envspec.digest(job.environment_definition),
         "environment_variables": job.environment_variables,
         "inputs": {
             name: (_digest_path(value) if job.inputs[name].type in ("uri_file", "uri_folder") else value)

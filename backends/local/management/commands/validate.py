@@ -5,6 +5,7 @@ import os
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backends.local import config as local_config
+from backends.local.envspec import EnvironmentSpec
 from backends.local.spec import PipelineSpec, SpecError, load_pipeline
 
 
@@ -44,6 +45,9 @@ class Command(BaseCommand):
             component = os.path.relpath(step.component) if step.component else "inline"
             self.stdout.write(f"  {name}  [{component}]")
             self.stdout.write(f"      {' '.join(step.command.split())}")
+            if environment := EnvironmentSpec.from_dict(step.environment_definition):
+                built = "built when the step runs" if environment.builds else "runs on the worker's Python"
+                self.stdout.write(f"      environment {environment.describe()}: {environment.kind}, {built}")
         self.stdout.write("edges:")
         for e in spec.edges:
             self.stdout.write(f"  {e.source_step}.{e.source_output} -> {e.target_step}.{e.target_input}")
