@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.db import models
 from django.utils import timezone
 
@@ -43,7 +45,16 @@ class LocalEnvironment(models.Model):
         db_table = "local_engine_environment"
 
     def __str__(self) -> str:
-        return f"{self.name or self.kind} ({self.key})"
+        return f"{self.label} ({self.key})"
+
+    @property
+    def label(self) -> str:
+        """Its name, else the name of the file that defines it."""
+        return self.name or os.path.basename(self.source) or self.kind
+
+    @property
+    def requirement_lines(self) -> list[str]:
+        return self.requirements.splitlines()
 
 
 class LocalEnvironmentUse(models.Model):

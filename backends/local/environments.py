@@ -28,6 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 
 from backends.base import RunStatus
@@ -349,3 +350,25 @@ def remove(key: str) -> str:
     build_log(key).unlink(missing_ok=True)
     LocalEnvironment.objects.filter(pk=key).delete()
     return f"Removed environment {key} ({megabytes(row.size_bytes)})."
+
+
+@dataclasses.dataclass
+class Listed:
+    environment: LocalEnvironment
+    uses: list[LocalEnvironmentUse]  # the latest, newest first, with their steps
+    use_count: int
+
+
+def listing(limit: int = 100, latest_uses: int = 5) -> list[Listed]:
+    """The environments most recently used first (never used ones last), each with its latest uses."""
+    rows = LocalEnvironment.objects.annotate(use_count=Count("uses")).order_by(
+        F("last_used_at").desc(nulls_last=True), "-created_at"
+    )[:limit]
+    return [
+        Listed(
+            environment=row,
+            uses=list(row.uses.select_related("step").order_by("-used_at", "-pk")[:latest_uses]),
+            use_count=row.use_count,
+        )
+        for row in rows
+    ]

@@ -11,14 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from backends.base import RunStatus
 from backends.local import environments
 from backends.local.conda import plan
 from backends.local.config import EngineConfig, parse
-from backends.local.engine import submit_spec
 from backends.local.environment_models import LocalEnvironment, LocalEnvironmentUse
 from backends.local.environments import (
     CannotRemove,
@@ -29,46 +28,17 @@ from backends.local.environments import (
 )
 from backends.local.envspec import EnvironmentSpec
 from backends.local.models import LocalStep
-from backends.local.spec import StepSpec, load_pipeline
+from backends.local.spec import StepSpec
+from tests.factories import preparing_step, requirements_environment
 
 pytestmark = pytest.mark.django_db
 S = RunStatus
 E = LocalEnvironment.Status
 
 
-@pytest.fixture(scope="module")
-def uv_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("uv-cache")
-
-
 @pytest.fixture(autouse=True)
-def own_engine_dir(tmp_path, settings, monkeypatch, uv_cache) -> Path:
-    """An engine folder of the test's own, so that what it builds is its own; downloads are shared."""
-    settings.LOCAL_ENGINE_DIR = tmp_path / "engine"
-    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
-    return settings.LOCAL_ENGINE_DIR
-
-
-def preparing_step(
-    folder: Path, environment: str, config: EngineConfig | None = None
-) -> tuple[LocalStep, StepSpec]:
-    """A step of a new run, claimed by a worker (Preparing), whose job's environment is ``environment``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "pipeline.yml"
-    path.write_text(
-        f"type: pipeline\njobs:\n  step:\n    command: python -c 'import tabulate'\n{environment}"
-    )
-    spec = load_pipeline(path, config=config)
-    with transaction.atomic():  # claimed before the run is committed, so nothing queues it for a worker
-        run = submit_spec(spec)
-        run.steps.update(status=S.PREPARING, heartbeat_at=timezone.now())
-    return run.steps.get(node_id="step"), spec.jobs["step"]
-
-
-def requirements_env(folder: Path, text: str) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "requirements.txt").write_text(text)
-    return "    environment: {image: python:3.11, conda_file: ./requirements.txt}\n"
+def _own_engine_dir(own_engine_dir) -> Path:
+    return own_engine_dir
 
 
 def system_log(step: LocalStep) -> str:
@@ -83,7 +53,7 @@ def run_in(job: StepSpec, code: str) -> subprocess.CompletedProcess:
 
 
 def test_a_step_builds_its_environment_and_runs_with_it_first_on_path(tmp_path):
-    step, job = preparing_step(tmp_path / "p", requirements_env(tmp_path / "p", "tabulate==0.9.0\n"))
+    step, job = preparing_step(tmp_path / "p", requirements_environment(tmp_path / "p", "tabulate==0.9.0\n"))
 
     prepared = prepare(step, job, build=True)
 
@@ -101,7 +71,7 @@ def test_a_step_builds_its_environment_and_runs_with_it_first_on_path(tmp_path):
 
 
 def test_a_second_step_uses_the_built_environment_without_building_it_again(tmp_path):
-    env = requirements_env(tmp_path / "p", "tabulate==0.9.0\n")
+    env = requirements_environment(tmp_path / "p", "tabulate==0.9.0\n")
     first, job = preparing_step(tmp_path / "p", env)
     prepare(first, job, build=True)
     row = LocalEnvironment.objects.get()
@@ -118,10 +88,10 @@ def test_a_second_step_uses_the_built_environment_without_building_it_again(tmp_
 
 
 def test_a_changed_definition_builds_a_new_environment(tmp_path):
-    step, job = preparing_step(tmp_path / "a", requirements_env(tmp_path / "a", "tabulate==0.9.0\n"))
+    step, job = preparing_step(tmp_path / "a", requirements_environment(tmp_path / "a", "tabulate==0.9.0\n"))
     prepare(step, job, build=True)
 
-    step, job = preparing_step(tmp_path / "b", requirements_env(tmp_path / "b", "tabulate==0.8.10\n"))
+    step, job = preparing_step(tmp_path / "b", requirements_environment(tmp_path / "b", "tabulate==0.8.10\n"))
     prepared = prepare(step, job, build=True)
 
     assert LocalEnvironment.objects.filter(status=E.READY).count() == 2
@@ -141,7 +111,7 @@ def test_a_conda_only_package_fails_the_step_naming_it_before_anything_is_built(
 
 
 def test_a_package_that_fails_to_install_fails_the_step_and_keeps_the_build_log(tmp_path):
-    env = requirements_env(tmp_path / "p", "runboard-no-such-package-4711==1.0\n")
+    env = requirements_environment(tmp_path / "p", "runboard-no-such-package-4711==1.0\n")
     step, job = preparing_step(tmp_path / "p", env)
 
     with pytest.raises(EnvironmentUnavailable) as failed:
@@ -158,7 +128,7 @@ def test_a_package_that_fails_to_install_fails_the_step_and_keeps_the_build_log(
 def test_with_building_off_the_step_runs_on_the_workers_python_with_a_notice(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNBOARD_BUILD_ENVIRONMENTS", "0")
     assert parse({}).build_environments is False
-    step, job = preparing_step(tmp_path / "p", requirements_env(tmp_path / "p", "tabulate==0.9.0\n"))
+    step, job = preparing_step(tmp_path / "p", requirements_environment(tmp_path / "p", "tabulate==0.9.0\n"))
 
     prepared = prepare(step, job, build=parse({}).build_environments)
 
@@ -200,7 +170,7 @@ def test_a_registered_environment_the_settings_map_is_built_like_an_inline_one(t
 
 
 def test_a_build_whose_worker_stopped_answering_is_taken_over(tmp_path):
-    step, job = preparing_step(tmp_path / "p", requirements_env(tmp_path / "p", "tabulate==0.9.0\n"))
+    step, job = preparing_step(tmp_path / "p", requirements_environment(tmp_path / "p", "tabulate==0.9.0\n"))
     key = plan(EnvironmentSpec.from_dict(job.environment_definition)).key
     LocalEnvironment.objects.create(
         key=key, kind="pip", builder="a worker that died", heartbeat_at=timezone.now() - timedelta(minutes=2)
@@ -216,7 +186,7 @@ def test_a_build_whose_worker_stopped_answering_is_taken_over(tmp_path):
 
 
 def test_a_step_canceled_while_preparing_ends_canceled_without_building(tmp_path):
-    step, job = preparing_step(tmp_path / "p", requirements_env(tmp_path / "p", "tabulate==0.9.0\n"))
+    step, job = preparing_step(tmp_path / "p", requirements_environment(tmp_path / "p", "tabulate==0.9.0\n"))
     LocalStep.objects.filter(pk=step.pk).update(status=S.CANCEL_REQUESTED)
 
     with pytest.raises(StepStopped):
@@ -227,7 +197,7 @@ def test_a_step_canceled_while_preparing_ends_canceled_without_building(tmp_path
 
 
 def test_removing_an_environment_deletes_its_folder_log_and_row(tmp_path):
-    step, job = preparing_step(tmp_path / "p", requirements_env(tmp_path / "p", "tabulate==0.9.0\n"))
+    step, job = preparing_step(tmp_path / "p", requirements_environment(tmp_path / "p", "tabulate==0.9.0\n"))
     prepare(step, job, build=True)
     key = LocalEnvironment.objects.get().key
 
@@ -245,7 +215,7 @@ def test_removing_an_environment_deletes_its_folder_log_and_row(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_steps_that_need_the_same_environment_at_once_build_it_once(tmp_path):
-    env = requirements_env(tmp_path / "p", "tabulate==0.9.0\n")
+    env = requirements_environment(tmp_path / "p", "tabulate==0.9.0\n")
     steps = [preparing_step(tmp_path / "p", env) for _ in range(2)]
     results: list[object] = [None, None]
 

@@ -62,3 +62,19 @@ def test_submit_wait_runs_the_environments_example_to_completion(celery_worker, 
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1].endswith("run Completed")
+
+
+def test_submit_wait_names_the_conda_only_package_that_failed_the_step(celery_worker, redis_url, engine_dir):
+    env = {
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": redis_url,
+        "RUNBOARD_LOCAL_ENGINE_DIR": str(engine_dir),
+    }
+
+    result = manage("submit", str(PIPELINES / "conda_only.yml"), "--wait", env=env)
+
+    assert result.returncode == 1
+    assert (
+        "step train Failed: The step could not start: its environment cannot be built: conda package "
+        "'cudatoolkit=11.8' has no pip equivalent" in result.stdout
+    )

@@ -16,12 +16,6 @@ from backends.local.envspec import EnvironmentSpec
 TABULATE = EnvironmentSpec("conda", "tables", "conda.yml", "dependencies:\n  - pip:\n    - tabulate==0.9.0\n")
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    """uv's download cache, shared by this module's builds: PyPI is asked once for each package."""
-    return tmp_path_factory.mktemp("uv-cache")
-
-
 def run_build(the_plan: Plan, target: Path, cache: Path, tick=lambda: None) -> list[str]:
     shown: list[str] = []
     build(
@@ -30,8 +24,8 @@ def run_build(the_plan: Plan, target: Path, cache: Path, tick=lambda: None) -> l
     return shown
 
 
-def test_it_builds_an_environment_with_a_package_from_pypi_that_still_works_once_moved(tmp_path, cache):
-    shown = run_build(plan(TABULATE), tmp_path / "building", cache)
+def test_it_builds_an_environment_with_a_package_from_pypi_that_still_works_once_moved(tmp_path, uv_cache):
+    shown = run_build(plan(TABULATE), tmp_path / "building", uv_cache)
     os.rename(tmp_path / "building", tmp_path / "env")
     env = tmp_path / "env"
 
@@ -52,8 +46,8 @@ def test_it_builds_an_environment_with_a_package_from_pypi_that_still_works_once
     assert "$ uv pip install" in (tmp_path / "build.log").read_text()
 
 
-def test_the_environment_is_isolated_from_the_workers_packages(tmp_path, cache):
-    run_build(plan(TABULATE), tmp_path / "env", cache)
+def test_the_environment_is_isolated_from_the_workers_packages(tmp_path, uv_cache):
+    run_build(plan(TABULATE), tmp_path / "env", uv_cache)
 
     imported = subprocess.run(
         [tmp_path / "env" / "bin" / "python", "-c", "import django"], capture_output=True
@@ -62,17 +56,17 @@ def test_the_environment_is_isolated_from_the_workers_packages(tmp_path, cache):
     assert imported.returncode != 0
 
 
-def test_a_package_pypi_does_not_have_fails_the_build_in_uvs_words(tmp_path, cache):
+def test_a_package_pypi_does_not_have_fails_the_build_in_uvs_words(tmp_path, uv_cache):
     missing = EnvironmentSpec("pip", "r", "requirements.txt", "runboard-no-such-package-4711==1.0\n")
 
     with pytest.raises(BuildFailed) as failed:
-        run_build(plan(missing), tmp_path / "env", cache)
+        run_build(plan(missing), tmp_path / "env", uv_cache)
 
     assert "runboard-no-such-package-4711" in str(failed.value)
     assert "runboard-no-such-package-4711" in (tmp_path / "build.log").read_text()
 
 
-def test_a_build_stops_when_its_step_is_canceled(tmp_path, cache):
+def test_a_build_stops_when_its_step_is_canceled(tmp_path, uv_cache):
     class Canceled(Exception):
         pass
 
@@ -85,7 +79,7 @@ def test_a_build_stops_when_its_step_is_canceled(tmp_path, cache):
 
     with pytest.raises(Canceled):
         run_build(
-            plan(EnvironmentSpec("pip", "r", "r.txt", "tabulate==0.9.0\n")), tmp_path / "env", cache, tick
+            plan(EnvironmentSpec("pip", "r", "r.txt", "tabulate==0.9.0\n")), tmp_path / "env", uv_cache, tick
         )
 
     assert (tmp_path / "env" / "bin" / "python").exists()
