@@ -78,3 +78,26 @@ def test_submit_wait_names_the_conda_only_package_that_failed_the_step(celery_wo
         "step train Failed: The step could not start: its environment cannot be built: conda package "
         "'cudatoolkit=11.8' has no pip equivalent" in result.stdout
     )
+
+
+def test_a_step_whose_environment_changed_runs_again_instead_of_being_reused(celery_worker, tmp_path):
+    (tmp_path / "requirements.txt").write_text("tabulate==0.9.0\n")
+    pipeline = tmp_path / "pipeline.yml"
+    pipeline.write_text(
+        "type: pipeline\njobs:\n  version:\n"
+        "    command: python -c 'import tabulate; print(tabulate.__version__)'\n"
+        "    environment: {image: python:3.11, conda_file: ./requirements.txt}\n"
+    )
+    first = submit(pipeline)
+    assert wait_for_status(first, TERMINAL, timeout=120) == RunStatus.COMPLETED
+    same = submit(pipeline)
+    assert wait_for_status(same, TERMINAL, timeout=60) == RunStatus.COMPLETED
+    assert steps_by_node(same)["version"].is_reused
+
+    (tmp_path / "requirements.txt").write_text("tabulate==0.8.10\n")
+    changed = submit(pipeline)
+
+    assert wait_for_status(changed, TERMINAL, timeout=120) == RunStatus.COMPLETED
+    step = steps_by_node(changed)["version"]
+    assert not step.is_reused
+    assert read_whole_log(changed, step.id, "stdout") == "0.8.10\n"
