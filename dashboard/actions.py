@@ -37,6 +37,7 @@ HANDLERS: dict[str, str] = {
     Action.Kind.DISABLE_SCHEDULE: "schedules.actions.perform_set_schedule_enabled",
     Action.Kind.ENABLE_SCHEDULE: "schedules.actions.perform_set_schedule_enabled",
     Action.Kind.CHECK_BACKEND: "dashboard.backend_views.perform_check",
+    Action.Kind.REMOVE_ENVIRONMENT: "dashboard.environment_views.perform_remove",
 }
 
 

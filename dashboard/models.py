@@ -46,6 +46,7 @@ class Action(models.Model):
         DISABLE_SCHEDULE = "disable_schedule", "Disable schedule"
         ENABLE_SCHEDULE = "enable_schedule", "Enable schedule"
         CHECK_BACKEND = "check_backend", "Check backend now"
+        REMOVE_ENVIRONMENT = "remove_environment", "Remove environment"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

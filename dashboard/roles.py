@@ -25,6 +25,8 @@ MANAGE_TOKENS = "runs.manage_apitoken"  # see every user's tokens, with their ow
 READ_SCHEDULES = "schedules.view_schedule"
 ENABLE_SCHEDULE = "schedules.enable_schedule"
 CHECK_BACKEND = "dashboard.check_backendstate"
+READ_ENVIRONMENTS = "local_engine.view_localenvironment"
+REMOVE_ENVIRONMENT = "local_engine.delete_localenvironment"
 
 _READ_ALL = [
     "runs.view_pipeline",
@@ -35,10 +37,11 @@ _READ_ALL = [
     "dashboard.view_backendstate",
     READ_SCHEDULES,
     "schedules.view_schedulefire",
+    READ_ENVIRONMENTS,
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: [*_READ_ALL, PUBLISH],
-    OPERATOR: [*_READ_ALL, PUBLISH, CANCEL, RESUBMIT, SUBMIT_PUBLISHED, CHECK_BACKEND],
+    OPERATOR: [*_READ_ALL, PUBLISH, CANCEL, RESUBMIT, SUBMIT_PUBLISHED, CHECK_BACKEND, REMOVE_ENVIRONMENT],
     SCHEDULE_MANAGER: [*_READ_ALL, PUBLISH, ENABLE_PUBLISHED, ENABLE_SCHEDULE, MANAGE_TOKENS],
 }
 

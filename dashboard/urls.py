@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from dashboard import backend_views, views
+from dashboard import backend_views, environment_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="runs:list", permanent=False), name="home"),
@@ -14,6 +14,9 @@ urlpatterns = [
     path("actions/<id:pk>/", views.action_detail, name="action_detail"),
     path("backends/", backend_views.backend_list, name="backend_list"),
     path("backends/<str:name>/check", backend_views.backend_check, name="backend_check"),
+    path("environments/", environment_views.environment_list, name="environment_list"),
+    path("environments/<str:key>/log", environment_views.environment_log, name="environment_log"),
+    path("environments/<str:key>/remove", environment_views.environment_remove, name="environment_remove"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

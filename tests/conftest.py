@@ -65,6 +65,20 @@ def engine_dir(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def uv_cache(tmp_path_factory) -> Path:
+    """uv's download cache for the tests' environment builds: PyPI is asked once a session for each package."""
+    return tmp_path_factory.mktemp("uv-cache")
+
+
+@pytest.fixture
+def own_engine_dir(tmp_path, settings, monkeypatch, uv_cache) -> Path:
+    """An engine folder of the test's own, so that the environments it builds are its own; downloads are shared."""
+    settings.LOCAL_ENGINE_DIR = tmp_path / "engine"
+    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
+    return settings.LOCAL_ENGINE_DIR
+
+
 def _database_url() -> str:
     from django.db import connection
 

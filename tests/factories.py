@@ -12,8 +12,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from backends.base import (
@@ -30,6 +32,12 @@ from backends.base import (
     ScheduleInfo,
     StepInfo,
 )
+from backends.local import environments
+from backends.local.config import EngineConfig
+from backends.local.engine import submit_spec
+from backends.local.environment_models import LocalEnvironment
+from backends.local.models import LocalStep
+from backends.local.spec import StepSpec, load_pipeline
 from dashboard.actions import action_on, action_record
 from dashboard.models import Action
 from runs.models import Pipeline, PipelineRun, PublishedPipeline
@@ -244,3 +252,45 @@ def action(
         Action.objects.filter(pk=recorded.pk).update(**state)
         recorded.refresh_from_db()
     return recorded
+
+
+# --- the local engine's environments -----------------------------------------------------------
+
+
+def preparing_step(
+    folder: Path, environment: str, config: EngineConfig | None = None
+) -> tuple[LocalStep, StepSpec]:
+    """A step of a new local run, claimed by a worker (Preparing), whose job declares ``environment`` (its YAML,
+    indented under the job). It is claimed before the run is committed, so no worker is sent it: the test
+    prepares it as the worker would."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "pipeline.yml"
+    path.write_text(
+        f"type: pipeline\njobs:\n  step:\n    command: python -c 'import tabulate'\n{environment}"
+    )
+    spec = load_pipeline(path, config=config)
+    with transaction.atomic():
+        run = submit_spec(spec)
+        run.steps.update(status=RunStatus.PREPARING, heartbeat_at=timezone.now())
+    return run.steps.get(node_id="step"), spec.jobs["step"]
+
+
+def requirements_environment(folder: Path, requirements: str) -> str:
+    """A requirements file in ``folder``, and the environment YAML of a job that uses it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "requirements.txt").write_text(requirements)
+    return "    environment: {image: python:3.11, conda_file: ./requirements.txt}\n"
+
+
+def built_environment(
+    folder: Path, requirements: str = "tabulate==0.9.0\n", *, mirror: bool = True
+) -> tuple[LocalEnvironment, LocalStep]:
+    """An environment built as a worker builds one (uv, into the engine folder) for a step that then completed;
+    the step's run is mirrored too, unless ``mirror`` is False."""
+    step, job = preparing_step(folder, requirements_environment(folder, requirements))
+    environments.prepare(step, job, build=True)
+    LocalStep.objects.filter(pk=step.pk).update(status=RunStatus.COMPLETED, finished_at=timezone.now())
+    if mirror:
+        run(backend="local", external_id=step.run_id, steps=[{"node_id": "step", "id": step.pk}])
+    environment = LocalEnvironment.objects.get(uses__step=step)
+    return environment, LocalStep.objects.get(pk=step.pk)

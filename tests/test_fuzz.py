@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from backends.base import (
     RunStatus,
 )
+from backends.local.environment_models import LocalEnvironment
 from dashboard.models import Action
 from runs.filters import RunFilterForm
 from runs.forms import PublishForm, ReasonForm, SubmitPublishedForm, TokenForm
@@ -67,6 +68,7 @@ FORMS = {
     "bulk": ["ids", "enabled", "confirm", "reason"],
     "set_enabled": ["enabled", "reason", "next"],
     "backend_check": ["reason"],
+    "environment_remove": ["reason"],
 }
 ROLES = {"viewer": ("viewer",), "operator": ("operator",), "manager": ("schedule-manager",), "stranger": ()}
 
@@ -91,12 +93,17 @@ def world(django_user_model, tmp_path, settings):
         published=PublishedPipeline.objects.get(pk=published.pk), user=users["operator"], name="t"
     )[0]
     action = Action.objects.create(kind="cancel_run", backend="local", target_type="run", target_id="r1")
+    # An environment row as a build leaves one; its folder and log are missing, which the pages must bear too.
+    environment = LocalEnvironment.objects.create(
+        key="0123456789abcdef", kind="pip", status="ready", name="<b>env</b>", definition="tabulate\n"
+    )
     return {
         "pk": run.pk,
         "published": published.pk,
         "schedule": schedule.pk,
         "token": token.pk,
         "action": action.pk,
+        "environment": environment.pk,
         "users": users,
     }
 
@@ -132,6 +139,8 @@ def fill(route: str, world: dict, values: dict[str, str]) -> str:
             return str(world["action"])
         if route.startswith("backends/"):
             return "local"
+        if route.startswith("environments/"):
+            return world["environment"]
         return str(defaults[name])
 
     return "/" + re.sub(r"<(\w+):(\w+)>", value, route)

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backends.base import RunStatus
-from backends.local import runtime, staging
+from backends.local import envspec, runtime, staging
 from backends.local.models import LocalRun, LocalStep
 from backends.local.spec import PipelineSpec, StepSpec, render_command
 
@@ -222,6 +222,9 @@ def execute_step(step_id: str) -> None:
         wd = runtime.working_dir(step_dir(step), snapshot_path(job.snapshot) if job.snapshot else None)
         outputs = _prepare_outputs(step, job, wd)
         command = render_command(job.command, inputs, outputs)
+        from backends.local.environments import prepare_step  # it builds on this module
+
+        job = prepare_step(step, job)  # its environment, built when needed: first on the command's PATH
         env = _step_env(job, step, run, spec, inputs, outputs)
     except Exception as exc:  # a step that cannot even start fails with the reason, not a stuck run
         log.exception("step %s could not start", step_id)
@@ -485,6 +488,7 @@ def _fingerprint(job: StepSpec, inputs: dict[str, Any]) -> str:
     described = {
         "command": job.command,
         "environment": job.environment,
+        "environment_definition": envspec.digest(job.environment_definition),
         "environment_variables": job.environment_variables,
         "inputs": {
             name: (_digest_path(value) if job.inputs[name].type in ("uri_file", "uri_folder") else value)

@@ -28,6 +28,7 @@ from backends.local.checked import (
     rule_problem,
 )
 from backends.local.config import EngineConfig
+from backends.local.envspec import EnvironmentReading
 from backends.local.nested import MAX_DEPTH, flatten, producer
 from backends.local.rendering import optional_inputs
 from backends.local.spec import Binding, EdgeSpec, InputSpec, OutputSpec, PipelineSpec, StepSpec
@@ -53,6 +54,7 @@ class _Component:
     command: str
     code: str | None
     environment: str
+    environment_definition: dict | None
     is_deterministic: bool
     inputs: dict[str, InputSpec]
     outputs: dict[str, OutputSpec]
@@ -68,7 +70,7 @@ class _Job:
     outputs: dict[str, OutputSpec]
 
 
-class PipelineLoader(CheckedLoader):
+class PipelineLoader(EnvironmentReading, CheckedLoader):
     """Reads one pipeline and the component files it uses, collecting problems instead of stopping at one."""
 
     def __init__(self, budget: yamlfile.Budget, config: EngineConfig) -> None:
@@ -406,6 +408,7 @@ class PipelineLoader(CheckedLoader):
             ),
             code=self.code(doc, prefix),
             environment=_environment(doc.get("environment")),
+            environment_definition=self.environment_definition(doc, prefix),
             is_deterministic=self.value(doc, prefix, "is_deterministic", "boolean", True),
             inputs=inputs,
             outputs=outputs,
@@ -427,6 +430,7 @@ class PipelineLoader(CheckedLoader):
             command="",
             code=None,
             environment="",
+            environment_definition=None,
             is_deterministic=True,
             inputs=inner.inputs,
             outputs=inner.outputs,
@@ -615,6 +619,8 @@ class PipelineLoader(CheckedLoader):
             command=command,
             code=code,
             environment=_environment(node.get("environment")) or (component.environment if component else ""),
+            environment_definition=self.environment_definition(node, f"{where}.")
+            or (component.environment_definition if component else None),
             compute=self.value(node, f"{where}.", "compute", "text", "") or spec.default_compute,
             environment_variables={str(k): str(plain(v)) for k, v in variables.items()},
             inputs=inputs,

@@ -6,6 +6,9 @@ from django.db import models
 
 from backends.base import RunStatus
 
+# The environments' models are in a module of their own: importing them here registers them with the app.
+from backends.local.environment_models import LocalEnvironment, LocalEnvironmentUse  # noqa: F401
+
 STATUS_CHOICES = [(s, s) for s in RunStatus.ALL]
 
 

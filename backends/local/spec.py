@@ -94,6 +94,9 @@ class StepSpec:
     command: str
     code: str | None
     environment: str
+    # What the environment is made of (backends/local/envspec.py), for the engine to build; keyword-only, so
+    # specs stored before it existed still load.
+    environment_definition: dict | None = field(default=None, kw_only=True)
     compute: str
     environment_variables: dict[str, str]
     inputs: dict[str, Binding]

@@ -50,8 +50,6 @@ class Command(BaseCommand):
         if not wait and not stream:
             return
         info = self._wait(engine, info.id, LogFollower(engine, info.id, self.stdout) if stream else None)
-        for step in (s for s in info.steps or engine.get_steps(info.id) if s.error):
-            self.stdout.write(f"step {step.node_id}: {step.error}")
         self.stdout.write(f"run {info.id} {info.status}: {settings.PUBLIC_URL}{run.get_absolute_url()}")
         if info.status != RunStatus.COMPLETED:
             raise CommandError(f"run {info.id} ended {info.status}")
@@ -61,15 +59,17 @@ class Command(BaseCommand):
         while True:
             info = engine.get_run(run_id)
             steps = info.steps if info.steps is not None else engine.get_steps(run_id)
-            changes = [(s.node_id, s.status) for s in steps if seen.get(s.node_id) != s.status]
+            changes = [(s.node_id, s.status, s.error) for s in steps if seen.get(s.node_id) != s.status]
             if logs:
                 logs.follow(steps)
             if seen.get("") != info.status:
-                changes.append(("", info.status))
-            for node_id, status in changes:
+                changes.append(("", info.status, ""))
+            for node_id, status, error in changes:
                 seen[node_id] = status
                 label = f"step {node_id}" if node_id else "run"
-                self.stdout.write(f"{time.strftime('%H:%M:%S')} {label} {status}")
+                # A failed step says why, so that a failure in Preparing is understood without the page.
+                why = f": {error}" if error and status == RunStatus.FAILED else ""
+                self.stdout.write(f"{time.strftime('%H:%M:%S')} {label} {status}{why}")
             if changes:
                 mirror_run(engine, info)
             if RunStatus.is_terminal(info.status):

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from backends.local import config as local_config
 from backends.local import runtime
+from backends.local.envspec import EnvironmentSpec
 from backends.local.spec import PipelineSpec, SpecError, load_pipeline, parse_set_options
 
 
@@ -64,6 +65,9 @@ class Command(BaseCommand):
             if step.distribution:
                 processes = runtime.process_count(step.distribution, step.instance_count)
                 self.stdout.write(f"      {step.distribution['type']}: {_count(processes, 'process')}")
+            if environment := EnvironmentSpec.from_dict(step.environment_definition):
+                built = "built when the step runs" if environment.builds else "runs on the worker's Python"
+                self.stdout.write(f"      environment {environment.describe()}: {environment.kind}, {built}")
         self.stdout.write("edges:")
         for e in spec.edges:
             self.stdout.write(f"  {e.source_step}.{e.source_output} -> {e.target_step}.{e.target_input}")
