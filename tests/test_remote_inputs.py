@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from backends.base import RunStatus
-from backends.local import executor
+from backends.local import executor, stepexec
 from backends.local.engine import submit_spec
 from backends.local.models import LocalStep
 from backends.local.spec import load_pipeline
@@ -37,7 +37,7 @@ def run_step(node: str, **parameters: str) -> LocalStep:
     run = submit_spec(load_pipeline(PIPELINES / "http_input.yml"), parameters=parameters)
     step = run.steps.get(node_id=node)
     LocalStep.objects.filter(pk=step.pk).update(status=RunStatus.QUEUED)
-    executor.execute_step(step.pk)
+    stepexec.execute_step(step.pk)
     return LocalStep.objects.get(pk=step.pk)
 
 

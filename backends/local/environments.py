@@ -106,7 +106,7 @@ def prepare_step(step: LocalStep, job: StepSpec) -> StepSpec:
         return prepare(step, job, build=local_config.current().build_environments)
     except StepStopped as stopped:
         if stopped.status == S.CANCEL_REQUESTED:
-            executor._finish(step, S.CANCELED, error="Canceled.")
+            executor.finish(step, S.CANCELED, error="Canceled.")
         raise
 
 
@@ -168,7 +168,7 @@ class _Watch:
             return
         now = timezone.now()
         LocalStep.objects.filter(pk=self.step.pk).update(heartbeat_at=now)
-        if executor._set_step(self.step.pk, [S.NOT_RESPONDING], status=S.PREPARING):
+        if executor.set_step(self.step.pk, [S.NOT_RESPONDING], status=S.PREPARING):
             executor.refresh_run_status(self.step.run_id)
         if self.building is not None:
             held = LocalEnvironment.objects.filter(pk=self.building.pk, attempt=self.building.attempt)

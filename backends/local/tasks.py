@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from backends.local import executor
+from backends.local import executor, stepexec
 
 
 @shared_task(ignore_result=True, acks_late=False)
 def run_step(step_id: str) -> None:
     # At most once: a step is a process with side effects; a worker that dies mid-step is
     # caught by its missing heartbeat, not by running the step a second time.
-    executor.execute_step(step_id)
+    stepexec.execute_step(step_id)
 
 
 @shared_task(ignore_result=True)
