@@ -43,3 +43,19 @@ document.addEventListener("htmx:oobBeforeSwap", function (event) {
   document.addEventListener("DOMContentLoaded", function () { setUp(document); });
   document.addEventListener("htmx:load", function (event) { setUp(event.detail.elt); });
 })();
+
+// Requests still in flight when the reader leaves the page are dropped by the browser, and htmx reports each drop
+// as a failed request (console errors). Once the page is being left a drop is expected: those are let go quietly.
+// (A request that completes after all, e.g. when the link was a download, is handled as usual.)
+(function () {
+  var inFlight = new Set();
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr) return;
+    inFlight.add(xhr);
+    xhr.addEventListener("loadend", function () { inFlight.delete(xhr); });
+  });
+  function leaving() { inFlight.forEach(function (xhr) { xhr.onabort = null; }); }
+  window.addEventListener("beforeunload", leaving);
+  window.addEventListener("pagehide", leaving);
+})();

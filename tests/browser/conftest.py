@@ -36,13 +36,24 @@ def browser():
 
 @pytest.fixture
 def page(browser, request):
+    """A page in a fresh context. Every test that uses it fails on a console error, an uncaught exception or a
+    content security policy violation (Chromium reports each as a console error), whatever else it checks."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    page.console_errors = errors  # a test may look at them before its end
+    page.expected_errors = []  # substrings of the errors a test causes on purpose (a 404 it opens, say)
     yield page
-    if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
+    failed = getattr(request.node, "rep_call", None) and request.node.rep_call.failed
+    if failed or errors:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+    unexpected = [e for e in errors if not any(allowed in e for allowed in page.expected_errors)]
+    if unexpected and not failed:
+        pytest.fail("the browser reported errors:\n" + "\n".join(unexpected), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -24,6 +24,7 @@ def open_run(page, live_server, name: str) -> None:
 
 
 def test_a_viewer_sees_no_cancel_button_and_a_forged_cancel_gets_403(page, live_server, viewer, celery_beat):
+    page.expected_errors.append("status of 403")  # the forged request, refused
     run_id = submit(PIPELINES / "sleeper.yml")
     wait_for_status(run_id, {RunStatus.RUNNING})
     log_in(page, live_server, "viewer", "viewer-pass-123")

@@ -48,6 +48,7 @@ inputs:
 jobs:
   shout:
     display_name: {step_name}
+    code: .
     command: python emit.py
     environment_variables:
       GO_FILE: {go}
@@ -79,6 +80,7 @@ def page(browser, request):
     """Like the shared page, in a context where the content security policy is not applied."""
     context = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True)
     page = context.new_page()
+    page.expected_errors = []
     yield page
     if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
         ARTIFACTS.mkdir(exist_ok=True)
