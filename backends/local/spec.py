@@ -119,6 +119,9 @@ class EdgeSpec:
     target_input: str
 
 
+ORDERED = ("inputs", "outputs", "jobs")  # the mappings whose order is the file's
+
+
 @dataclass
 class PipelineSpec:
     path: str
@@ -218,10 +221,19 @@ class PipelineSpec:
         return found
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        # PostgreSQL's jsonb keeps no key order, and the file's order is the order of a run's steps and inputs.
+        data["order"] = {key: list(getattr(self, key)) for key in ORDERED}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> PipelineSpec:
+        order = data.get("order") or {}
+        data = {k: v for k, v in data.items() if k != "order"}
+        for key in ORDERED:
+            if key in order:
+                data[key] = {name: data[key][name] for name in order[key]}
+
         def step(d: dict) -> StepSpec:
             return StepSpec(
                 **{

@@ -584,3 +584,17 @@ def test_a_problem_reads_as_file_line_field_message() -> None:
         "p.yml:7: jobs.tune.type: not supported",
         "p.yml:9: jobs.tune.type: not supported",
     ]
+
+
+def test_a_stored_spec_keeps_the_files_order_of_jobs_and_inputs_whatever_the_json_store_does() -> None:
+    spec = load_pipeline(EXAMPLES / "pipeline-component" / "pipeline.yml")
+    stored = json.loads(json.dumps(spec.to_dict()))
+    # PostgreSQL's jsonb gives keys back sorted by length, then bytes.
+    for key in ("jobs", "inputs", "outputs"):
+        stored[key] = dict(sorted(stored[key].items(), key=lambda item: (len(item[0]), item[0])))
+
+    again = PipelineSpec.from_dict(stored)
+
+    assert list(again.jobs) == list(spec.jobs)
+    assert list(again.inputs) == list(spec.inputs) == ["houses", "epochs"]
+    assert again.topological_order() == spec.topological_order()
