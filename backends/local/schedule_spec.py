@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,9 +24,7 @@ from typing import Any
 from backends import triggers, yamlfile
 from backends.local.checked import (
     BAD,
-    PATH_TYPES,
     REMOTE,
-    CheckedLoader,
     File,
     SpecError,
     line_of,
@@ -36,7 +33,8 @@ from backends.local.checked import (
     to_plain,
 )
 from backends.local.config import EngineConfig
-from backends.local.spec import PipelineSpec, load_pipeline
+from backends.local.schedule_job import EXPRESSION, CreateJobReading
+from backends.local.spec import PipelineSpec
 
 V2_KEYS = (
     "$schema",
@@ -79,25 +77,8 @@ SCHEDULE_RECURRENCE_KEYS = (
     "week_days",
     "time_of_day",
 )
-CREATE_JOB_KEYS = (
-    "type",
-    "job",
-    "settings",
-    "inputs",
-    "outputs",
-    "tags",
-    "experiment_name",
-    "display_name",
-    "description",
-    "properties",
-)
-SETTINGS_KEYS = ("continue_on_step_failure", "force_rerun", "default_compute", "default_datastore")
 STATUSES = ("Active", "Disabled")
 # The expressions Azure ML fills in when a schedule fires; the engine substitutes them (see run_parameters).
-EXPRESSIONS = ("name", "creation_context.trigger_time")
-_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-_SCHEDULE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 @dataclass
@@ -126,7 +107,7 @@ class ScheduleSpec:
         def fill(value: Any) -> Any:
             if not isinstance(value, str):
                 return value
-            return _EXPRESSION.sub(lambda m: values.get(m[1], m[0]), value)
+            return EXPRESSION.sub(lambda m: values.get(m[1], m[0]), value)
 
         # v2 keeps them in the pipeline's inputs, as create_job wrote them; v1 in pipeline_parameters.
         written = {n: i.default for n, i in self.pipeline.inputs.items()} if self.pipeline else {}
@@ -165,7 +146,7 @@ def load_schedule(path: str | os.PathLike, now: datetime, config: EngineConfig |
     return spec
 
 
-class _Loader(CheckedLoader):
+class _Loader(CreateJobReading):
     """Reads one schedule file (and the pipeline it runs), collecting problems instead of stopping at one."""
 
     def __init__(self, path: str | os.PathLike, now: datetime, config: EngineConfig) -> None:
@@ -288,125 +269,6 @@ class _Loader(CheckedLoader):
         pattern.update(self.pattern_lists(schedule, "trigger.schedule."))
         return pattern
 
-    def create_job(self, doc: dict) -> tuple[PipelineSpec | None, str, bool | None]:
-        """The pipeline with create_job's overrides applied, its experiment, and the step-failure override."""
-        node, line = doc.get("create_job"), line_of(doc, "create_job")
-        if node is None:
-            self.problem(
-                line_of(doc), "create_job", "missing: the pipeline to run, e.g. create_job: ./pipeline.yml"
-            )
-            return None, "", None
-        if isinstance(node, dict):
-            self.unknown_keys(node, CREATE_JOB_KEYS, "create_job.")
-            if node.get("type", "pipeline") not in ("pipeline", "command"):
-                message = (
-                    f"job type {plain(node['type'])!r} cannot be scheduled by the local engine "
-                    "(only pipeline and command jobs)"
-                )
-                self.problem(line_of(node, "type"), "create_job.type", message)
-            if node.get("job") is None:
-                self.problem(line, "create_job.job", "missing: the pipeline file, e.g. job: ./pipeline.yml")
-                return None, "", None
-            pipeline = self.pipeline(node.get("job"), line_of(node, "job"), "create_job.job")
-        else:
-            pipeline, node = self.pipeline(node, line, "create_job"), {}
-        if pipeline is None:
-            return None, "", None
-        settings = self.mapping(node, "settings", "create_job.")
-        self.unknown_keys(settings, SETTINGS_KEYS, "create_job.settings.")
-        keep_going = self.boolean(settings, "continue_on_step_failure", "create_job.settings.", None)
-        compute = self.text(settings, "default_compute", pipeline.default_compute, "create_job.settings.")
-        experiment = self.text(node, "experiment_name", pipeline.experiment_name, "create_job.")
-        pipeline = dataclasses.replace(
-            pipeline,
-            display_name=self.text(node, "display_name", pipeline.display_name, "create_job."),
-            description=self.text(node, "description", pipeline.description, "create_job."),
-            experiment_name=experiment,
-            tags={**pipeline.tags, **self.tags(node, "create_job.")},
-            continue_on_step_failure=pipeline.continue_on_step_failure if keep_going is None else keep_going,
-            force_rerun=self.boolean(settings, "force_rerun", "create_job.settings.", pipeline.force_rerun),
-            default_compute=compute,
-            jobs={
-                name: dataclasses.replace(step, compute=compute)
-                if step.compute == pipeline.default_compute
-                else step
-                for name, step in pipeline.jobs.items()
-            },
-        )
-        pipeline = self.input_overrides(pipeline, self.mapping(node, "inputs", "create_job."))
-        # A value every run of the schedule would lack: the file to fix is the schedule.
-        for problem in pipeline.missing_values("give it one under create_job.inputs.{name}"):
-            self.problem(line, "create_job.inputs", problem.message)
-        outputs = self.mapping(node, "outputs", "create_job.")
-        # Where Azure ML would write them; the local engine keeps every output in its run folder.
-        for name in outputs:
-            if name not in pipeline.outputs:
-                message = f"no such pipeline output ({', '.join(pipeline.outputs) or 'none'})"
-                self.problem(line_of(outputs, name), f"create_job.outputs.{name}", message)
-        return pipeline, experiment, keep_going
-
-    def pipeline(self, ref: Any, line: int, where: str) -> PipelineSpec | None:
-        if not isinstance(ref, str):
-            self.problem(line, where, f"expected the path of a pipeline YAML file, got {plain(ref)!r}")
-            return None
-        local = ref.removeprefix("file:")
-        if REMOTE.match(local):
-            message = (
-                f"{ref!r}: registered jobs cannot be scheduled by the local engine; "
-                "point create_job at a pipeline YAML file"
-            )
-            self.problem(line, where, message)
-            return None
-        path = self.path.parent / local
-        if not path.is_file():
-            self.problem(line, where, f"pipeline file '{ref}' not found ({os.path.normpath(path)})")
-            return None
-        try:
-            return load_pipeline(
-                os.path.normpath(os.path.join(os.path.dirname(self.shown), local)), self.budget, self.config
-            )
-        except SpecError as error:
-            self.problems.extend(error.problems)  # each names the pipeline file and its own line
-            self.reported.add(where)
-            return None
-
-    def input_overrides(self, pipeline: PipelineSpec, inputs: dict) -> PipelineSpec:
-        for name, raw in inputs.items():
-            where, line = f"create_job.inputs.{name}", line_of(inputs, name)
-            declared = pipeline.inputs.get(str(name))
-            if declared is None:
-                self.problem(line, where, f"no such pipeline input ({', '.join(pipeline.inputs) or 'none'})")
-                continue
-            value = raw
-            if isinstance(raw, dict):  # {type: uri_file, path: ./x.csv} or {value: 3}
-                key = next((k for k in ("path", "value", "default") if raw.get(k) is not None), None)
-                if key is None:
-                    self.problem(line, where, "expected a value, or a mapping with a path or a value")
-                    continue
-                value, line = raw[key], line_of(raw, key)
-            value = to_plain(value)
-            if isinstance(value, str) and "${{" in value:
-                unknown = [e for e in _EXPRESSION.findall(value) if e not in EXPRESSIONS]
-                if unknown or len(_EXPRESSION.findall(value)) != value.count("${{"):
-                    shown = ", ".join(f"${{{{{e}}}}}" for e in EXPRESSIONS)
-                    self.problem(line, where, f"{value!r}: a schedule may use only {shown}")
-                else:
-                    # Kept as written (spaces inside the braces dropped), unchecked: the engine fills it in
-                    # when the schedule fires.
-                    value = _EXPRESSION.sub(lambda m: f"${{{{{m[1]}}}}}", value)
-                    inputs_ = {**pipeline.inputs, str(name): dataclasses.replace(declared, default=value)}
-                    pipeline = dataclasses.replace(pipeline, inputs=inputs_)
-                continue
-            if declared.type in PATH_TYPES and isinstance(value, str) and not REMOTE.match(value):
-                # Relative to the schedule file, as every path in it is.
-                value = os.path.normpath(self.path.parent / os.path.expanduser(value.removeprefix("file:")))
-            try:
-                pipeline = pipeline.with_parameters({str(name): value}, self.config)
-            except SpecError as error:
-                for problem in error.problems:
-                    self.problem(line, where, problem.message)
-        return pipeline
-
     # --- the v1 Schedule.create form ----------------------------------------------------------------------------
 
     def v1(self, doc: dict, text: str) -> ScheduleSpec | None:
@@ -511,15 +373,6 @@ class _Loader(CheckedLoader):
         self.check_trigger(trigger, places, line, "recurrence")
         return trigger
 
-    def time_of_day(self, node: dict) -> tuple[list[int], list[int]]:
-        value = plain(node["time_of_day"])
-        match = _TIME_OF_DAY.fullmatch(str(value).strip())
-        if match and int(match[1]) < 24 and int(match[2]) < 60:
-            return [int(match[1])], [int(match[2])]
-        message = f'expected a time of day as hh:mm in quotes, e.g. "04:30", got {value!r}'
-        self.problem(line_of(node, "time_of_day"), "recurrence.time_of_day", message)
-        return [], []
-
     def v1_change(self, doc: dict) -> dict | None:
         line = line_of(doc, "datastore")
         folder = self.text(doc, "datastore", None)
@@ -546,87 +399,3 @@ class _Loader(CheckedLoader):
         }
         self.check_trigger(trigger, places, line, "datastore")
         return trigger
-
-    # --- shared pieces ------------------------------------------------------------------------------------------
-
-    def name(self, doc: dict) -> str:
-        name = self.text(doc, "name", "")
-        if not name:
-            if "name" not in self.reported:
-                self.problem(line_of(doc, "name"), "name", "missing: the schedule's name")
-        elif not _SCHEDULE_NAME.fullmatch(name):
-            message = f"{name!r} is not a schedule name (letters, digits, -, _ and .; no spaces)"
-            self.problem(line_of(doc, "name"), "name", message)
-        return name
-
-    def frequency(self, node: dict, prefix: str, line: int) -> str | None:
-        value = self.text(node, "frequency", None, prefix)
-        if value is None:
-            if f"{prefix}frequency" not in self.reported:
-                self.problem(line, f"{prefix}frequency", f"missing: one of {', '.join(triggers.FREQUENCIES)}")
-            return None
-        return value.lower()  # the v1 SDK writes Day, the CLI day
-
-    def interval(self, node: dict, prefix: str, line: int) -> int | None:
-        if node.get("interval") is None:
-            self.problem(line, f"{prefix}interval", "missing: how many frequency units between runs, e.g. 1")
-            return None
-        return self.integer(node, "interval", prefix)
-
-    def pattern_lists(self, node: dict, prefix: str, keys: tuple = triggers.SCHEDULE_KEYS) -> dict[str, list]:
-        """hours, minutes, month_days (numbers) and week_days (lower-case names), each one value or a list."""
-        pattern = {}
-        for key in keys:
-            raw = to_plain(node.get(key))
-            if raw is None:
-                continue
-            values = raw if isinstance(raw, list) else [raw]
-            if key == "week_days":
-                if all(isinstance(v, str) for v in values):
-                    pattern[key] = [v.strip().lower() for v in values]
-                    continue
-                wanted = "day names, e.g. [monday, friday]"
-            elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-                pattern[key] = values
-                continue
-            else:
-                wanted = "whole numbers, e.g. [0, 30]"
-            self.problem(line_of(node, key), f"{prefix}{key}", f"expected {wanted}, got {raw!r}")
-        return pattern
-
-    def zone_and_times(self, trigger: dict, node: dict, prefix: str, with_end: bool) -> None:
-        name = self.text(node, "time_zone", "UTC", prefix)
-        try:
-            zone = triggers.resolve_time_zone(name)
-            trigger["time_zone"] = zone.key
-        except ValueError:
-            zone, trigger["time_zone"] = UTC, name  # check_trigger reports it
-        trigger["time_zone_name"] = name
-        for key in ("start_time", "end_time") if with_end else ("start_time",):
-            trigger[key] = self.wall_clock(node, key, prefix, zone)
-        if trigger["start_time"] is None and f"{prefix}start_time" not in self.reported:
-            # Azure ML starts a schedule without start_time when it is created.
-            start = self.now.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
-            trigger["start_time"] = start.isoformat()
-        trigger.setdefault("end_time", None)
-
-    def wall_clock(self, node: dict, key: str, prefix: str, zone: Any) -> str | None:
-        raw = node.get(key)
-        if raw is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(str(raw).strip())
-        except ValueError:
-            message = f'expected a date and time like "2026-01-01T04:00:00", got {plain(raw)!r}'
-            self.problem(line_of(node, key), f"{prefix}{key}", message)
-            return None
-        if moment.tzinfo is not None:  # "2026-01-01T04:00:00-04:00": that moment, on the schedule's clock
-            moment = moment.astimezone(zone).replace(tzinfo=None)
-        return moment.replace(microsecond=0).isoformat()
-
-    def check_trigger(self, trigger: dict, places: dict, line: int, where: str) -> None:
-        """triggers.validate's problems, each at the line of the key it is about."""
-        for key, message in triggers.validate(trigger):
-            shown, at = places.get(key) or places.get(key.partition(".")[0]) or (f"{where}.{key}", line)
-            if shown not in self.reported:
-                self.problem(at, shown, message)
