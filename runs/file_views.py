@@ -96,7 +96,7 @@ class StepFiles:
         return self.root_url + quote(path, safe="/") + ("/" if is_dir else "")
 
     def crumbs(self) -> list[tuple[str, str]]:
-        """(label, URL) from the runs list down to the folder holding what is shown."""
+        """(label, URL) from the runs list down to the folder holding what is shown, which follows as text."""
         crumbs = [
             ("Runs", reverse("runs:list")),
             (self.run.display_name or self.run.external_id, self.run.get_absolute_url()),
