@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="steprun",
             name="snapshot",
-            field=models.CharField(blank=True, max_length=64),
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
     ]
