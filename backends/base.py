@@ -178,6 +178,7 @@ class StepInfo:
     reused_run_id: str = ""
     reused_step_id: str = ""
     log_names: tuple[str, ...] = ()
+    snapshot: str = ""  # the sha256 of its code snapshot, when it has code and the backend keeps one
     queued_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -214,6 +215,35 @@ class LogChunk:
     next_offset: int  # where the next read should start
     size: int  # the log's size at the time of the read
     more: bool  # whether the log may still grow (its step is not terminal)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file or folder of a step's outputs or code snapshot."""
+
+    path: str  # '/'-separated, relative to the area's root
+    size: int | None = None  # bytes; None for a folder
+    modified: datetime | None = None
+    is_dir: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class FileListing:
+    """One folder level, folders first, then files, each by name; at most the ``limit`` asked for."""
+
+    entries: tuple[FileEntry, ...]
+    truncated: bool = False  # the folder holds more than these
+
+
+@dataclass(frozen=True)
+class FileChunk:
+    data: bytes
+    offset: int  # where ``data`` starts
+    size: int  # the file's size at the time of the read
 
 
 @dataclass(frozen=True)
@@ -337,6 +367,24 @@ class Backend:
     def read_log(self, run_id: str, step_id: str, name: str, offset: int, limit: int) -> LogChunk:
         """At most ``limit`` bytes of a step's log from ``offset``; never the whole file in memory."""
         raise self._unsupported("read logs")
+
+    def list_files(
+        self, run_id: str, step_id: str, area: str, path: str = "", limit: int = 1000
+    ) -> FileListing:
+        """One level of a folder of a step's files: ``area`` is ``outputs/<output name>`` or ``snapshot`` (its
+        code as it ran), ``path`` is '/'-separated from the area's root ("" for the root itself).
+
+        When ``path`` names a file the listing holds that file alone (its entry's path is ``path``), so one call
+        tells a folder from a file. An output that is one file (``uri_file``) lists as a folder holding that file
+        under its own name. A path outside the area (``..``, absolute, a link leading out) is NotFound.
+        """
+        raise self._unsupported("offer a step's files for browsing")
+
+    def read_file(
+        self, run_id: str, step_id: str, area: str, path: str, offset: int, limit: int
+    ) -> FileChunk:
+        """At most ``limit`` bytes of one of a step's files from ``offset`` (see list_files for the rest)."""
+        raise self._unsupported("offer a step's files for browsing")
 
     def cancel_run(self, run_id: str) -> str:
         """Ask the run to stop. Idempotent: a terminal run is a no-op success. Returns the run's status."""

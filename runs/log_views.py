@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET
 from backends.base import BackendErrorBase, BackendUnavailable
 from backends.registry import get_backend
 from dashboard import params, roles
+from runs.file_views import output_url
 from runs.lineindex import LineIndex, StepLog
 from runs.logsearch import SearchResult, find_next, find_previous, search_log
 from runs.logtext import LineLinks, Sgr, highlighter, human_size, render_lines, render_text
@@ -94,6 +95,14 @@ class LogRequest:
         carry = {"q": self.query, "case": "1"} if self.case_sensitive else {"q": self.query}
         self.carry = urlencode(carry) if self.query else ""  # kept in links, so highlights stay
         self.links = LineLinks(whole_line_url=self.line_view_url, query=self.carry)
+        self.files_browsable = self.log.backend.supports("list_files")
+
+    def outputs(self) -> list[tuple[str, str, str]]:
+        """(name, location, URL of its page or "") of each of the step's outputs."""
+        return [
+            (name, location, output_url(self.run.pk, self.step.node_id, name) if self.files_browsable else "")
+            for name, location in self.step.outputs.items()
+        ]
 
     def __getitem__(self, key: str) -> int | None:
         return self.values[key]
@@ -115,6 +124,12 @@ class LogRequest:
             "carry": self.carry,
             "q": self.query,
             "case_sensitive": self.case_sensitive,
+            "outputs": self.outputs(),
+            "snapshot_url": (
+                reverse("runs:step_snapshot", args=[self.run.pk, self.step.node_id])
+                if self.step.snapshot and self.files_browsable
+                else ""
+            ),
             **extra,
         }
 

@@ -234,6 +234,7 @@ class StepRun(Timed):
     reused_run_id = models.CharField(max_length=255, blank=True)
     reused_step_id = models.CharField(max_length=255, blank=True)
     log_names = models.JSONField(default=list, blank=True)
+    snapshot = models.CharField(max_length=64, blank=True, default="")  # sha256 of its code snapshot, if any
     position = models.PositiveIntegerField(default=0)  # the step's place in the pipeline's topological order
     queued_at = models.DateTimeField(null=True, blank=True)
     external_url = models.URLField(max_length=2048, blank=True)

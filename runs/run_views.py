@@ -75,7 +75,7 @@ def _steps_context(request: HttpRequest, run: PipelineRun) -> dict:
     by_id = {s.node_id: s for s in steps}
     statuses = {s.node_id: s.status for s in steps}
     shown = graph.visible_graph(structure, view, statuses)
-    step_url = graph.StepLinks(run.pk)
+    step_url = graph.StepLinks(run.pk, files=get_backend(run.backend).supports("list_files"))
     base = run.get_absolute_url()
 
     def expand_url(key: str) -> str:

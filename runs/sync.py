@@ -308,6 +308,7 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
                     reused_run_id=s.reused_run_id,
                     reused_step_id=s.reused_step_id,
                     log_names=list(s.log_names),
+                    snapshot=s.snapshot,
                     position=position,
                     queued_at=s.queued_at,
                     started_at=s.started_at,

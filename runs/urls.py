@@ -1,6 +1,6 @@
 from django.urls import path
 
-from runs import log_views, pipeline_views, published_views, run_views, views
+from runs import file_views, log_views, pipeline_views, published_views, run_views, views
 
 app_name = "runs"
 urlpatterns = [
@@ -27,6 +27,23 @@ urlpatterns = [
         name="step_log_download",
     ),
     path("runs/<id:pk>/steps/<str:node_id>/logs/<path:name>/", log_views.step_log, name="step_log"),
+    # a step's files: an output, its code snapshot; a folder's link ends in a slash, a file's does not
+    path(
+        "runs/<id:pk>/steps/<str:node_id>/outputs/<str:name>/",
+        file_views.step_output_files,
+        name="step_output",
+    ),
+    path(
+        "runs/<id:pk>/steps/<str:node_id>/outputs/<str:name>/<path:path>",
+        file_views.step_output_files,
+        name="step_output_path",
+    ),
+    path("runs/<id:pk>/steps/<str:node_id>/snapshot/", file_views.step_snapshot_files, name="step_snapshot"),
+    path(
+        "runs/<id:pk>/steps/<str:node_id>/snapshot/<path:path>",
+        file_views.step_snapshot_files,
+        name="step_snapshot_path",
+    ),
     # pipelines
     path("pipelines/", pipeline_views.pipeline_list, name="pipeline_list"),
     path("pipelines/<id:pk>/", pipeline_views.pipeline_detail, name="pipeline_detail"),

@@ -49,6 +49,10 @@ PARAMS = {
     "graph_status": ["expand", "view", "seen"],
     "step_log": ["offset", "before", "after", "at", "from", "line", "q", "case", "find"],
     "step_log_line": ["raw", "q", "case"],
+    "step_output": ["download", "raw"],
+    "step_output_path": ["download", "raw"],
+    "step_snapshot": ["download", "raw"],
+    "step_snapshot_path": ["download", "raw"],
     "pipeline_list": ["backend"],
     "pipeline_detail": ["q", "status", "cursor", "sort", "created_after", "created_before"],
     "published_list": ["backend"],
@@ -74,10 +78,11 @@ ROLES = {"viewer": ("viewer",), "operator": ("operator",), "manager": ("schedule
 
 
 @pytest.fixture
-def world(django_user_model, tmp_path, settings):
+def world(django_user_model, tmp_path, settings, monkeypatch, engine_dir):
     """One of everything a page shows: runs with steps and a log, a pipeline, a published pipeline with a token,
-    a schedule and its fire, an action. Mirrored through sync's own functions."""
+    a schedule and its fire, an action, a local step's files. Mirrored through sync's own functions."""
     from tests.conftest import make_user
+    from tests.stepfiles import run_with_files
 
     settings.LOG_INDEX_DIR = tmp_path / "log-index"
     run = factories.run(
@@ -97,8 +102,15 @@ def world(django_user_model, tmp_path, settings):
     environment = LocalEnvironment.objects.create(
         key="0123456789abcdef", kind="pip", status="ready", name="<b>env</b>", definition="tabulate\n"
     )
+    files = run_with_files(
+        monkeypatch,
+        tmp_path,
+        artifacts={"houses.csv": "name,rooms\nhouse 1,3\n", "plots/loss.png": b"\x89PNG\r\n\x1a\n"},
+        code={"train.py": "print(1)\n"},
+    )
     return {
         "pk": run.pk,
+        "files": files.pk,
         "published": published.pk,
         "schedule": schedule.pk,
         "token": token.pk,
@@ -141,6 +153,10 @@ def fill(route: str, world: dict, values: dict[str, str]) -> str:
             return "local"
         if route.startswith("environments/"):
             return world["environment"]
+        if "/outputs/" in route or "/snapshot/" in route:  # a local step with files: the pages read them
+            return {"pk": str(world["files"]), "node_id": "write", "name": "artifacts", "path": "houses.csv"}[
+                name
+            ]
         return str(defaults[name])
 
     return "/" + re.sub(r"<(\w+):(\w+)>", value, route)

@@ -18,6 +18,8 @@ from backends.base import (
     Backend,
     CheckResult,
     Conflict,
+    FileChunk,
+    FileListing,
     FireInfo,
     Graph,
     GraphEdge,
@@ -33,7 +35,7 @@ from backends.base import (
     StepInfo,
 )
 from backends.local import config as local_config
-from backends.local import datarefs, executor, runtime, scheduler
+from backends.local import datarefs, executor, files, runtime, scheduler
 from backends.local.executor import stop_local_steps
 from backends.local.models import (
     LocalPipeline,
@@ -261,10 +263,7 @@ class LocalEngine(Backend):
         return self._run(run_id).spec.get("text", "")
 
     def read_log(self, run_id: str, step_id: str, name: str, offset: int, limit: int) -> LogChunk:
-        try:
-            step = LocalStep.objects.select_related("reused_step").get(pk=step_id, run_id=run_id)
-        except LocalStep.DoesNotExist:
-            raise NotFound(f"run {run_id} has no step {step_id}") from None
+        step = self._step(run_id, step_id)
         if name not in (names := log_names(step)):
             raise NotFound(f"step logs are {', '.join(names)}; there is no {name!r}")
         # A reused step's output came from the step it reused: so do its stdout and stderr.
@@ -285,6 +284,16 @@ class LocalEngine(Backend):
             size=size,
             more=more,
         )
+
+    def list_files(
+        self, run_id: str, step_id: str, area: str, path: str = "", limit: int = 1000
+    ) -> FileListing:
+        return files.list_files(self._step(run_id, step_id), area, path, limit)
+
+    def read_file(
+        self, run_id: str, step_id: str, area: str, path: str, offset: int, limit: int
+    ) -> FileChunk:
+        return files.read_file(self._step(run_id, step_id), area, path, offset, limit)
 
     def cancel_run(self, run_id: str) -> str:
         self._run(run_id)
@@ -436,6 +445,12 @@ class LocalEngine(Backend):
         except LocalRun.DoesNotExist:
             raise NotFound(f"no run {run_id!r} in the local engine") from None
 
+    def _step(self, run_id: str, step_id: str) -> LocalStep:
+        try:
+            return LocalStep.objects.select_related("reused_step").get(pk=step_id, run_id=run_id)
+        except LocalStep.DoesNotExist:
+            raise NotFound(f"run {run_id} has no step {step_id}") from None
+
     def _published(self, published_id: str) -> LocalPublishedPipeline:
         try:
             return LocalPublishedPipeline.objects.select_related("pipeline").get(pk=published_id)
@@ -500,6 +515,7 @@ class LocalEngine(Backend):
             reused_run_id=reused.run_id if reused else "",
             reused_step_id=reused.pk if reused else "",
             log_names=log_names(step),
+            snapshot=step.snapshot,
             queued_at=step.queued_at,
             started_at=step.started_at,
             finished_at=step.finished_at,

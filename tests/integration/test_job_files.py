@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,9 @@ import pytest
 from backends.base import RunStatus
 from backends.local import executor
 from backends.local.models import LocalStep
+from backends.registry import get_backend
+from runs.file_views import output_url
+from runs.sync import sync_run
 from tests.integration.helpers import (
     EXAMPLES,
     processes_in_group,
@@ -66,6 +71,39 @@ def test_a_command_job_runs_in_its_snapshot_with_outputs_logs_and_azure_mls_vari
         source / "describe.py"
     ).read_text()
     assert artifacts.parent.parent == executor.step_dir(local)
+
+
+def test_a_jobs_artifacts_and_snapshot_are_listed_read_and_downloaded_through_its_pages(
+    celery_worker, viewer_client
+):
+    source = EXAMPLES / "command-job" / "src"
+    run_id = submit(EXAMPLES / "command-job" / "job.yml", round_to=1)
+    assert wait_for_status(run_id, TERMINAL, timeout=60) == RunStatus.COMPLETED
+    engine = get_backend("local")
+    (step,) = steps_by_node(run_id).values()
+
+    artifacts = engine.list_files(run_id, step.id, "outputs/artifacts")
+    summary = engine.list_files(run_id, step.id, "outputs/summary")
+    snapshot = engine.list_files(run_id, step.id, "snapshot")
+    code = engine.read_file(run_id, step.id, "snapshot", "describe.py", 0, 1 << 20)
+
+    assert [(e.path, e.is_dir) for e in artifacts.entries] == [("report.md", False)]
+    assert [e.path for e in summary.entries] == ["columns.json"]
+    assert [e.path for e in snapshot.entries] == ["describe.py"] and len(step.snapshot) == 64
+    assert code.data == (source / "describe.py").read_bytes() and code.size == len(code.data)
+
+    run = sync_run("local", run_id)
+    report = viewer_client.get(output_url(run.pk, step.node_id, "artifacts") + "report.md", {"download": "1"})
+    folder = viewer_client.get(output_url(run.pk, step.node_id, "artifacts"), {"download": "1"})
+    code_zip = viewer_client.get(f"{run.get_absolute_url()}steps/{step.node_id}/snapshot/", {"download": "1"})
+
+    written = Path(step.outputs["artifacts"], "report.md").read_bytes()
+    assert b"".join(report.streaming_content) == written and written.startswith(b"# Houses at a glance")
+    assert (
+        zipfile.ZipFile(io.BytesIO(b"".join(folder.streaming_content))).read("artifacts/report.md") == written
+    )
+    names = zipfile.ZipFile(io.BytesIO(b"".join(code_zip.streaming_content))).namelist()
+    assert names == [f"snapshot-{step.snapshot[:12]}/describe.py"]
 
 
 def test_a_step_runs_the_code_as_submitted_not_as_edited_afterwards(celery_worker, tmp_path):
