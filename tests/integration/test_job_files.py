@@ -154,3 +154,19 @@ def test_a_distributed_job_fails_when_one_process_fails_and_the_others_are_stopp
     assert step.error == "Process 1 of 2: Exit code 3. rank 1 gives up"
     assert step.exit_code == 3
     assert processes_in_group(LocalStep.objects.get(pk=step.id).pid) == []
+
+
+def test_a_command_job_is_reused_and_resubmitted_as_a_pipelines_step_is(celery_worker):
+    engine = get_backend("local")
+    first = submit(EXAMPLES / "command-job" / "job.yml", round_to=2)
+    assert wait_for_status(first, TERMINAL, timeout=60) == RunStatus.COMPLETED
+
+    again = submit(EXAMPLES / "command-job" / "job.yml", round_to=2)
+    rerun = engine.resubmit_run(first, force_rerun=True, submitted_by="tests").id
+
+    assert wait_for_status(again, TERMINAL, timeout=60) == RunStatus.COMPLETED
+    assert wait_for_status(rerun, TERMINAL, timeout=60) == RunStatus.COMPLETED
+    (reused,) = steps_by_node(again).values()
+    (fresh,) = steps_by_node(rerun).values()
+    assert reused.is_reused and reused.reused_run_id == first
+    assert not fresh.is_reused and read_whole_log(rerun, fresh.id, "stdout").startswith(f"run {rerun} ")
