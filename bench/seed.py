@@ -504,6 +504,8 @@ class Table:
                 value = field.get_default()
             elif field.null:
                 value = None
+            elif field.blank and isinstance(field, models.CharField | models.TextField):
+                value = ""  # what Django writes for a blank text field given no value
             else:
                 raise SystemExit(
                     f"{model.__name__}.{field.name} has no default: bench/seed.py needs updating"
@@ -865,7 +867,7 @@ def seed_log_run(work_dir: Path, log_size: int, now: datetime) -> int:
     from runs.sync import sync_run
 
     with (
-        mock.patch("backends.local.engine._new_run_id", return_value=LOG_RUN_ID),
+        mock.patch("backends.local.submission._new_run_id", return_value=LOG_RUN_ID),
         mock.patch("backends.local.executor.advance"),
     ):
         submit_spec(load_pipeline(REPO / "tests/integration/pipelines/two_steps.yml"), submitted_by="bench")
