@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from backends.base import BackendErrorBase, BackendUnavailable
+from backends.base import BackendErrorBase, BackendUnavailable, RunStatus
 from backends.registry import get_backend
 from dashboard import params, roles
 from runs.file_views import output_url
@@ -119,6 +119,7 @@ class LogRequest:
         return {
             "run": self.run,
             "step": self.step,
+            "step_ended": RunStatus.is_terminal(self.step.status),
             "name": self.name,
             "log_url": self.url,
             "carry": self.carry,
@@ -160,7 +161,8 @@ def step_log(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResp
 
 def _page(request: HttpRequest, lr: LogRequest) -> HttpResponse:
     stat = lr.log.stat()
-    size, more = stat.size, stat.more
+    # Until the mirror has the step's end, the page follows it live (so its header comes to say how it ended).
+    size, more = stat.size, stat.more or not RunStatus.is_terminal(lr.step.status)
     index = LineIndex(lr.log)
     numbered = index.update(size, seconds=INDEX_SECONDS)
     notice = ""
@@ -324,14 +326,21 @@ def _live_tail(request: HttpRequest, lr: LogRequest) -> HttpResponse:
         index = LineIndex(lr.log)
         first_line = index.line_of(offset) if index.indexed else None
     window = _window(lr, None, offset, size, more, budget=LOG_POLL_BYTES, first_line=first_line)
-    window.live = more or window.end < size  # a writer faster than one read a poll: keep catching up
+    # A writer faster than one read a poll: keep catching up. A log the backend calls complete before the mirror
+    # has the step's end: keep polling, so that the header (brought along below) says how the step ended.
+    ended = RunStatus.is_terminal(lr.step.status)
+    window.live = more or window.end < size or not ended
+    lines = window.next_line - 1 if window.next_line and window.end == size and not window.pending_html else None
     response = render(
         request,
-        "runs/step_log.html#log-after",
+        "runs/step_log.html#log-tail-answer",
         lr.context(
             window=window,
             later_url=lr.link(after=window.end),
             tail_url=lr.link(offset=window.end, line=window.next_line),
+            size_text=human_size(size),
+            line_count=lines,
+            line_count_text=f"{lines:,}" if lines is not None else "",
         ),
     )
     return response if window.live else stop_polling(response)

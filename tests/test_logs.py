@@ -438,6 +438,40 @@ def test_the_live_tail_stops_when_the_step_has_ended(viewer_client, engine_step)
 
 
 @pytest.mark.django_db
+def test_the_live_tail_brings_the_header_along_until_it_says_how_the_step_ended(viewer_client, engine_step):
+    engine_step.write(b"one\n")
+    running = viewer_client.get(engine_step.url, {"offset": 0, "line": 1}, **HTMX).content.decode()
+    assert '<h1 id="step-title" hx-swap-oob="true">' in running and ">Running</span>" in running
+    assert '<span class="sub log-facts" id="log-facts" hx-swap-oob="true">4 bytes · 1 line</span>' in running
+    assert "Live: new output appears" in running
+
+    engine_step.write(b"two\n", append=True)
+    engine_step.finish()
+    ended = viewer_client.get(engine_step.url, {"offset": 4, "line": 2}, **HTMX)
+
+    html = ended.content.decode()
+    assert ended.status_code == 286  # no more polls
+    assert ">Completed</span>" in html and "8 bytes · 2 lines" in html
+    assert "The step ended Completed" in html and "Live:" not in html
+
+
+@pytest.mark.django_db
+def test_a_log_the_backend_calls_complete_is_followed_until_the_mirror_has_the_steps_end(
+    viewer_client, engine_step
+):
+    engine_step.write(b"done\n")
+    LocalStep.objects.filter(node_id="write").update(status=RunStatus.COMPLETED)  # not yet synced
+
+    page = viewer_client.get(engine_step.url).content.decode()
+    tail = viewer_client.get(engine_step.url, {"offset": 5, "line": 2}, **HTMX)
+
+    assert 'id="log-tail"' in page and ">Running</span>" in page
+    assert tail.status_code == 200 and 'id="log-tail"' in tail.content.decode()
+    engine_step.finish()
+    assert viewer_client.get(engine_step.url, {"offset": 5, "line": 2}, **HTMX).status_code == 286
+
+
+@pytest.mark.django_db
 def test_earlier_fragments_walk_back_to_the_start_without_losing_or_repeating_a_line(
     viewer_client, engine_step
 ):
