@@ -9,7 +9,7 @@ Handlers are plain functions ``handler(action) -> str`` (a result message) regis
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -102,6 +102,27 @@ def action_on(
         reason=reason,
         params=params,
     )
+
+
+def attach_unfinished(target_type: str, targets: Iterable) -> None:
+    """Set ``pending_action`` on each target (mirrored objects with ``backend`` and ``external_id``): its latest
+    unfinished action, or None. One query, bounded by the targets given (a page's rows)."""
+    targets = list(targets)
+    for target in targets:
+        target.pending_action = None
+    if not targets:
+        return
+    by_key = {(t.backend, t.external_id): t for t in targets}
+    unfinished = Action.objects.filter(
+        target_type=target_type,
+        backend__in={t.backend for t in targets},
+        target_id__in={t.external_id for t in targets},
+        status__in=(Action.Status.PENDING, Action.Status.RUNNING),
+    ).order_by("requested_at", "id")
+    for action in unfinished:
+        target = by_key.get((action.backend, action.target_id))
+        if target is not None:
+            target.pending_action = action  # the latest wins
 
 
 def _enqueue(action_id: int, countdown: int = 0) -> None:

@@ -33,6 +33,20 @@ class BackendState(models.Model):
         return frozenset(cls.objects.filter(healthy=False).values_list("name", flat=True))
 
 
+UNDER_WAY = {
+    "cancel_run": "Cancelling…",
+    "resubmit_run": "Resubmitting…",
+    "publish_pipeline": "Publishing…",
+    "submit_published": "Submitting…",
+    "disable_published": "Disabling…",
+    "enable_published": "Enabling…",
+    "disable_schedule": "Disabling…",
+    "enable_schedule": "Enabling…",
+    "check_backend": "Checking…",
+    "remove_environment": "Removing…",
+}
+
+
 class Action(models.Model):
     """A change someone asked a backend to make. The audit trail, and the source of truth for its task."""
 
@@ -89,3 +103,8 @@ class Action(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def under_way(self) -> str:
+        """What a page shows of its target while it is under way: "Disabling…", "Cancelling…"."""
+        return UNDER_WAY.get(self.kind, f"{self.get_kind_display()}…")

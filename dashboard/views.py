@@ -24,8 +24,11 @@ PAGE_SIZE = 50
 TARGET_MODELS = {"run": PipelineRun, "published": PublishedPipeline, "schedule": Schedule}
 
 
-def attach_target_urls(actions: list[Action]) -> None:
-    """Give each action ``target_url``: its target's page in the mirror, two queries for any number of rows."""
+def attach_targets(actions: list[Action]) -> None:
+    """Give each action ``target`` (its target in the mirror as it is now, or None when gone) and ``target_url``:
+    one query per kind of target, for any number of rows."""
+    for action in actions:
+        action.target, action.target_url = None, ""
     for target_type, model in TARGET_MODELS.items():
         keys = {(a.backend, a.target_id) for a in actions if a.target_type == target_type}
         if not keys:
@@ -33,10 +36,10 @@ def attach_target_urls(actions: list[Action]) -> None:
         query = Q()
         for backend, external_id in keys:
             query |= Q(backend=backend, external_id=external_id)
-        found = {(o.backend, o.external_id): o.get_absolute_url() for o in model.objects.filter(query)}
+        found = {(o.backend, o.external_id): o for o in model.objects.filter(query)}
         for action in actions:
-            if action.target_type == target_type:
-                action.target_url = found.get((action.backend, action.target_id), "")
+            if action.target_type == target_type and (target := found.get((action.backend, action.target_id))):
+                action.target, action.target_url = target, target.get_absolute_url()
 
 
 @require_GET
@@ -61,7 +64,7 @@ def action_list(request: HttpRequest) -> HttpResponse:
     page = keyset_page(actions, request.GET.get("cursor", ""), field="requested_at", size=PAGE_SIZE)
     if not page.cursor_valid:
         messages.error(request, "That page link is not valid any more; showing the newest actions.")
-    attach_target_urls(page.items)
+    attach_targets(page.items)
     query = urlencode({k: v for k, v in filters.items() if v})
     return render(
         request,
@@ -84,13 +87,14 @@ def action_list(request: HttpRequest) -> HttpResponse:
 @roles.require("dashboard.view_action")
 def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
     action = get_object_or_404(Action.objects.select_related("requested_by"), pk=pk)
-    attach_target_urls([action])
+    attach_targets([action])
     outcome_url = ""
     if action.outcome.get("run"):
         outcome_url = PipelineRun(pk=action.outcome["run"]).get_absolute_url()
     elif action.outcome.get("published"):
         outcome_url = PublishedPipeline(pk=action.outcome["published"]).get_absolute_url()
-    return render(request, "dashboard/action_detail.html", {"action": action, "outcome_url": outcome_url})
+    template = "dashboard/action_detail.html#action-live" if request.htmx else "dashboard/action_detail.html"
+    return render(request, template, {"action": action, "outcome_url": outcome_url})
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

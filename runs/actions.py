@@ -89,7 +89,7 @@ def perform_cancel(action: Action) -> str:
         return f"The run had already ended ({before.status}); nothing to cancel."
     status = backend.cancel_run(action.target_id)
     mirror_run(backend, backend.get_run(action.target_id))
-    return f"Cancel requested; the run is {status}."
+    return f"Cancel requested (the backend answered {status})."
 
 
 def perform_resubmit(action: Action) -> str:

@@ -330,7 +330,9 @@ def _live_tail(request: HttpRequest, lr: LogRequest) -> HttpResponse:
     # has the step's end: keep polling, so that the header (brought along below) says how the step ended.
     ended = RunStatus.is_terminal(lr.step.status)
     window.live = more or window.end < size or not ended
-    lines = window.next_line - 1 if window.next_line and window.end == size and not window.pending_html else None
+    lines = (
+        window.next_line - 1 if window.next_line and window.end == size and not window.pending_html else None
+    )
     response = render(
         request,
         "runs/step_log.html#log-tail-answer",

@@ -197,6 +197,34 @@ class PipelineRun(Timed):
     def get_absolute_url(self) -> str:
         return reverse("runs:detail", args=[self.pk])
 
+    # --- what may be done with it: the views, the bulk views and the templates all ask here -------------------
+
+    @property
+    def is_being_cancelled(self) -> bool:
+        """Its backend was asked to cancel it, or a cancel action for it is under way (``pending_action``)."""
+        pending = getattr(self, "pending_action", None)
+        return self.status == RunStatus.CANCEL_REQUESTED or (
+            pending is not None and pending.kind == "cancel_run" and not self.is_terminal
+        )
+
+    @property
+    def can_be_cancelled(self) -> bool:
+        return not self.is_terminal and not self.is_being_cancelled
+
+    @property
+    def can_be_resubmitted(self) -> bool:
+        return self.is_terminal
+
+    @property
+    def can_rerun_from_failure(self) -> bool:
+        """A failed or canceled run reruns what did not complete; its completed steps are reused."""
+        return self.status in (RunStatus.FAILED, RunStatus.CANCELED)
+
+    @property
+    def shown_status(self) -> str:
+        """The status a page shows: the one a change under way is bringing, from the moment it is asked for."""
+        return RunStatus.CANCEL_REQUESTED if self.is_being_cancelled else self.status
+
 
 class RunTag(models.Model):
     """One tag of a run, as a row: a tag filter is an index range, on SQLite and PostgreSQL alike."""

@@ -41,6 +41,7 @@ def _run_context(request: HttpRequest, run: PipelineRun, **extra) -> dict:
         .select_related("requested_by")
         .order_by("-requested_at", "-id")[:10]
     )
+    run.pending_action = next((a for a in actions if not a.is_finished), None)
     user = request.user
     backend = get_backend(run.backend)
     # The live region polls the page it is on, with its graph view (?expand=, ?view=), never an action's URL,
@@ -52,8 +53,10 @@ def _run_context(request: HttpRequest, run: PipelineRun, **extra) -> dict:
         "live_url": f"{run.get_absolute_url()}?{params.urlencode()}",
         "actions": actions,
         "actions_pending": any(not a.is_finished for a in actions),
-        "can_cancel": user.has_perm(roles.CANCEL) and not run.is_terminal and backend.supports("cancel_run"),
-        "can_resubmit": user.has_perm(roles.RESUBMIT) and backend.supports("resubmit_run"),
+        "can_cancel": user.has_perm(roles.CANCEL) and run.can_be_cancelled and backend.supports("cancel_run"),
+        "can_resubmit": user.has_perm(roles.RESUBMIT)
+        and run.can_be_resubmitted
+        and backend.supports("resubmit_run"),
         "can_publish": user.has_perm(roles.PUBLISH) and backend.supports("publish_pipeline"),
         **extra,
     }

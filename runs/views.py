@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backends import registry
 from backends.base import RunStatus
 from dashboard import params, roles
+from dashboard.actions import attach_unfinished
 from dashboard.models import BackendState
 from dashboard.paging import EPOCH
 from runs.actions import run_cancel
@@ -147,7 +148,7 @@ def run_rows(
         )
         rows.append(
             f'<tr id="run-{pk}"{swap}>{pick}'
-            f'<td><span class="badge {status_class(run.status)}">{escape(run.status)}</span></td>'
+            f'<td><span class="badge {status_class(run.shown_status)}">{escape(run.shown_status)}</span></td>'
             f'<td><a href="{pattern.replace(marker, str(pk))}">{escape(run.display_name or run.external_id)}</a>'
             f'<div class="sub mono">{external_id}</div></td>'
             f"{pipeline}"
@@ -176,6 +177,7 @@ def run_list_context(request: HttpRequest, query: RunQuery, form, list_url: str)
     )
     cursor = request.GET.get("cursor", "").strip() if query.after else ""
     can_cancel = request.user.has_perm(roles.CANCEL)
+    attach_unfinished("run", [r for r in runs if not r.is_terminal])  # a cancel asked for shows at once
     return {
         "runs": runs,
         "rows": run_rows(
@@ -332,10 +334,6 @@ def _ids(values: list[str]) -> list[int]:
     return params.ids(values, limit=BULK_CAP)
 
 
-def _being_cancelled(run: PipelineRun) -> bool:
-    return run.status == RunStatus.CANCEL_REQUESTED
-
-
 @require_POST
 @roles.require(roles.CANCEL)
 def run_bulk_cancel(request: HttpRequest) -> HttpResponse:
@@ -357,8 +355,9 @@ def run_bulk_cancel(request: HttpRequest) -> HttpResponse:
         if not runs:
             messages.error(request, "Select at least one run, or choose all matching runs.")
             return redirect(back)
-    cancelling = [r for r in runs if not r.is_terminal and not _being_cancelled(r)]
-    left = [r for r in runs if r.is_terminal or _being_cancelled(r)]
+    attach_unfinished("run", runs)
+    cancelling = [r for r in runs if r.can_be_cancelled]
+    left = [r for r in runs if not r.can_be_cancelled]
     return render(
         request,
         "runs/bulk_cancel_preview.html",
@@ -382,7 +381,8 @@ def _bulk_cancel_confirmed(request: HttpRequest, back: str) -> HttpResponse:
         PipelineRun.objects.filter(pk__in=_ids(request.POST.getlist("ids"))).order_by("-created_at", "-id")
     )
     # A run that ended (or began cancelling) since the preview is left alone.
-    cancelling = [r for r in runs if not r.is_terminal and not _being_cancelled(r)]
+    attach_unfinished("run", runs)
+    cancelling = [r for r in runs if r.can_be_cancelled]
     with transaction.atomic():
         actions = [run_cancel(run=run, user=request.user, reason=reason) for run in cancelling]
     skipped = len(runs) - len(cancelling)

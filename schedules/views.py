@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backends import triggers
 from backends.base import RunStatus
 from dashboard import params, roles
+from dashboard.actions import attach_unfinished
 from runs.forms import ReasonForm
 from schedules.actions import schedule_set_enabled
 from schedules.models import Schedule, ScheduleFire
@@ -69,12 +70,25 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
         schedule.marks = marks.get(schedule.pk, [])
         upcoming = schedule.next_fire_times(1, now)
         schedule.next_fire = upcoming[0] if upcoming else None
+    attach_unfinished("schedule", schedules)
+    following = any(s.pending_action for s in schedules)
+    if request.htmx:  # the table's own poll, while a change is under way
+        return render(
+            request,
+            "schedules/schedule_list.html#schedule-table",
+            {
+                "schedules": schedules,
+                "following": following,
+                "can_switch": request.user.has_perm(roles.ENABLE_SCHEDULE),
+            },
+        )
     everything = Schedule.objects.all()
     return render(
         request,
         "schedules/schedule_list.html",
         {
             "schedules": schedules,
+            "following": following,
             "filters": filters,
             "pipelines": sorted(set(everything.values_list("target_label", flat=True)) - {""}),
             "backends": sorted(set(everything.values_list("backend", flat=True))),
@@ -98,6 +112,13 @@ def _stats(fires: list[ScheduleFire]) -> dict:
 @roles.require(roles.READ_SCHEDULES)
 def schedule_detail(request: HttpRequest, pk: int) -> HttpResponse:
     schedule = get_object_or_404(Schedule.objects.select_related("pipeline", "published_pipeline"), pk=pk)
+    attach_unfinished("schedule", [schedule])
+    if request.htmx:  # the title's own poll, while a change is under way
+        return render(
+            request,
+            "schedules/schedule_detail.html#schedule-live",
+            {"schedule": schedule, "can_switch": request.user.has_perm(roles.ENABLE_SCHEDULE)},
+        )
     fires = list(schedule.fires.select_related("run").order_by("-fire_time")[:HISTORY])
     return render(
         request,
@@ -151,8 +172,13 @@ def schedule_bulk(request: HttpRequest) -> HttpResponse:
             schedule=schedule, user=request.user, enabled=enabled, reason=form.cleaned_data.get("reason", "")
         )
     verb = "Enabling" if enabled else "Disabling"
-    messages.info(request, f"{verb} {len(changing)} schedule(s); {len(unchanged)} already were.")
+    already = f"; {_count(len(unchanged), 'was', 'were')} already" if unchanged else ""
+    messages.info(request, f"{verb} {_count(len(changing), 'schedule', 'schedules')}{already}.")
     return redirect("schedules:list")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 @require_GET

@@ -109,3 +109,24 @@ def test_a_broken_cursor_shows_the_newest_actions_with_a_message(viewer_client, 
     response = get_list(viewer_client, cursor="not-a-cursor")
     assert response.status_code == 200 and len(response.context["actions"]) == 3
     assert "not valid any more" in response.content.decode()
+
+
+def test_each_target_is_named_with_its_id_and_backend_and_shown_as_it_is_now(viewer_client, trail):
+    factories.run(external_id="keen_lamp_1", status="Canceled")  # the run went on after the action returned
+
+    page = viewer_client.get(reverse("action_list")).content.decode()
+    row = page[page.index(f'id="action-{trail["cancel"].pk}"') :].split("</tr>")[0]
+
+    assert "Nightly" in row and "keen_lamp_1" in row and "run on local" in row
+    assert "Run now:" in row and ">Canceled</span>" in row
+    gone = page[page.index(f'id="action-{trail["failed"].pk}"') :].split("</tr>")[0]
+    assert "Run no longer mirrored" in gone
+
+
+def test_an_action_under_way_is_followed_live_on_its_page(viewer_client, trail):
+    pending = viewer_client.get(reverse("action_detail", args=[trail["disable"].pk])).content.decode()
+    assert 'id="action-live" hx-get=' in pending and "Disabling…" in pending
+
+    Action.objects.filter(pk=trail["disable"].pk).update(status="succeeded", result="greeter is Disabled.")
+    done = viewer_client.get(reverse("action_detail", args=[trail["disable"].pk]), HTTP_HX_REQUEST="true")
+    assert "hx-get" not in done.content.decode() and "greeter is Disabled." in done.content.decode()

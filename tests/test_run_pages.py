@@ -96,6 +96,40 @@ def test_cancel_writes_an_action_and_enqueues_it_after_commit(
     assert action.status == Action.Status.PENDING and len(callbacks) == 1
 
 
+def test_the_answer_to_cancel_shows_cancel_requested_and_follows_the_action(operator_client, operator):
+    run = factories.run(status=RunStatus.RUNNING)
+
+    answer = operator_client.post(
+        reverse("runs:cancel", args=[run.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert 'id="run-status">CancelRequested</span>' in answer
+    assert "Cancelling… requested by operator" in answer and "Cancel run</button>" not in answer
+    assert 'hx-trigger="every 2s"' in answer  # it follows the run until it ends
+    listed = operator_client.get(reverse("runs:list")).content.decode()
+    assert f'<tr id="run-{run.pk}"' in listed and ">CancelRequested</span>" in listed
+    # A second cancel, from the list, leaves it alone: it is being cancelled.
+    preview = operator_client.post(reverse("runs:bulk_cancel"), {"ids": [run.pk], "scope": "selected"})
+    assert preview.context["cancelling"] == [] and [r.pk for r in preview.context["left"]] == [run.pk]
+
+    Action.objects.update(status=Action.Status.FAILED, error="the backend refused")  # it did not happen
+    page = operator_client.get(run.get_absolute_url()).content.decode()
+    assert 'id="run-status">Running</span>' in page and "Cancel run</button>" in page
+
+
+def test_a_publish_under_way_says_so_then_links_to_what_it_made(viewer_client, viewer):
+    run = factories.run(status=RunStatus.COMPLETED)
+    viewer_client.post(reverse("runs:publish", args=[run.pk]), {"name": "greeter"})
+
+    assert "Publishing…" in viewer_client.get(run.get_absolute_url()).content.decode()
+    published = factories.published(name="greeter")
+    Action.objects.update(
+        status=Action.Status.SUCCEEDED, result="Published greeter.", outcome={"published": published.pk}
+    )
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
+    assert f'<a href="{published.get_absolute_url()}">open the published pipeline</a>' in page
+
+
 def test_cancel_rejects_get(operator_client):
     run = factories.run(status=RunStatus.RUNNING)
     assert operator_client.get(reverse("runs:cancel", args=[run.pk])).status_code == 405

@@ -137,6 +137,38 @@ def test_a_manager_disables_one_schedule_through_an_action(
     assert len(enqueued) == 1
 
 
+def test_the_answer_to_disable_shows_disabling_and_follows_the_action_until_it_ends(
+    manager_client, schedules
+):
+    quarter = schedules[0]
+    listed = manager_client.post(
+        reverse("schedules:set_enabled", args=[quarter.pk]),
+        {"enabled": "0", "next": "/schedules/"},
+        follow=True,
+    ).content.decode()
+    row = listed[listed.index(f'id="schedule-{quarter.pk}"') :].split("</tr>")[0]
+
+    assert "Disabling…" in row and ">Disable<" not in row and "requested by manager" in row
+    assert (
+        'id="schedule-table" hx-get=' in listed and 'hx-trigger="every 2s"' in listed
+    )  # it follows the action
+    detail = manager_client.get(reverse("schedules:detail", args=[quarter.pk])).content.decode()
+    assert (
+        "Disabling…" in detail
+        and 'id="schedule-title" hx-get=' in detail
+        and ">Disable</button>" not in detail
+    )
+
+    # The action ends (as the worker would end it): the next poll shows the result, and polls no more.
+    Action.objects.update(status=Action.Status.SUCCEEDED, result="quarter is Disabled.")
+    Schedule.objects.filter(pk=quarter.pk).update(enabled=False)
+    table = manager_client.get(reverse("schedules:list"), HTTP_HX_REQUEST="true").content.decode()
+    row = table[table.index(f'id="schedule-{quarter.pk}"') :].split("</tr>")[0]
+    assert ">Disabled<" in row and ">Enable<" in row and "hx-get" not in table.split("<table")[0]
+    title = manager_client.get(reverse("schedules:detail", args=[quarter.pk]), HTTP_HX_REQUEST="true")
+    assert ">Disabled<" in title.content.decode() and "hx-get" not in title.content.decode()
+
+
 def test_bulk_shows_a_preview_then_makes_one_action_per_changing_schedule(
     manager_client, schedules, django_capture_on_commit_callbacks
 ):

@@ -38,7 +38,7 @@ def register_schedule_file(path: Path | str, now: datetime | None = None) -> Loc
     spec = load_schedule(path, now, local_config.current())
     pipeline = None
     if spec.pipeline is not None:
-        from backends.local.engine import register_pipeline_spec
+        from backends.local.submission import register_pipeline_spec
 
         pipeline = register_pipeline_spec(spec.pipeline)
     defaults = {
@@ -200,7 +200,7 @@ def _claim(schedule: LocalSchedule, fire_time: datetime, *, trigger_path: str = 
 
 
 def _start_run(schedule: LocalSchedule, fire: LocalScheduleFire) -> None:
-    from backends.local.engine import submit_spec
+    from backends.local.submission import submit_spec
 
     spec = ScheduleSpec.from_dict(schedule.spec)
     try:
