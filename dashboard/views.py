@@ -38,7 +38,9 @@ def attach_targets(actions: list[Action]) -> None:
             query |= Q(backend=backend, external_id=external_id)
         found = {(o.backend, o.external_id): o for o in model.objects.filter(query)}
         for action in actions:
-            if action.target_type == target_type and (target := found.get((action.backend, action.target_id))):
+            if action.target_type == target_type and (
+                target := found.get((action.backend, action.target_id))
+            ):
                 action.target, action.target_url = target, target.get_absolute_url()
 
 

@@ -2,7 +2,8 @@
 
 Each child runs in its own process group, so Ctrl-C reaches only this supervisor, which then stops the children
 in order: web, beat and workers first, then the local pipeline steps, then Redis, which the others need to shut
-down cleanly.
+down cleanly. Each child writes to its own log in var/log/ (the previous run's is kept as NAME.log.1), so that
+what the terminal shows ends with where to go and how to log in; a child that dies has its last lines shown.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
@@ -29,13 +31,36 @@ from dashboard.redis_server import EmbeddedRedis
 
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
+LAST_LINES = 12  # of a child's log, shown when it dies
+
+
+def log_path(name: str) -> Path:
+    return settings.VAR_DIR / "log" / f"{name}.log"
+
+
+def open_log(name: str) -> IO[bytes]:
+    """A fresh log for a child of this run; the previous run's is kept beside it as NAME.log.1."""
+    path = log_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.replace(path.with_name(f"{name}.log.1"))
+    return path.open("ab")
+
+
+def last_lines(path: Path, count: int = LAST_LINES) -> list[str]:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, fh.seek(0, 2) - 8192))
+            return fh.read().decode(errors="replace").splitlines()[-count:]
+    except OSError:
+        return []
 
 
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen[bytes]
-    readers: list[threading.Thread] = field(default_factory=list)
+    log: Path
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -63,7 +88,6 @@ class Command(BaseCommand):
         self.output_lock = threading.Lock()
         self.stopping = threading.Event()
         self.hurry = threading.Event()  # a second Ctrl-C: skip the grace period
-        self.redis_output: threading.Thread | None = None
         self.signal_name = ""
         previous = {sig: signal.signal(sig, self.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         failure = ""
@@ -86,18 +110,16 @@ class Command(BaseCommand):
         """Start everything and wait for the web server; returns why it failed, or "" when it is up."""
         env = os.environ | {"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "dashboard.settings"}
         if settings.REDIS_EMBEDDED:
-            # Our own pipe, read from before Redis starts, so its last words are shown if it fails to start.
-            read_fd, write_fd = os.pipe()
-            self.redis_output = self.pump("redis", os.fdopen(read_fd, "rb"))
+            log = open_log("redis")
             self.redis = EmbeddedRedis(
-                settings.VAR_DIR / "redis", socket_path=settings.EMBEDDED_REDIS_SOCKET, stdout=write_fd
+                settings.VAR_DIR / "redis", socket_path=settings.EMBEDDED_REDIS_SOCKET, stdout=log
             )
             try:
                 url = self.redis.start()
             except RuntimeError as exc:
-                return f"redis: {exc}"
+                return self.with_last_lines(f"redis: {exc}", log_path("redis"))
             finally:
-                os.close(write_fd)
+                log.close()
             self.say(f"redis {'started' if self.redis.started_by_us else 'already running'} at {url}")
         else:
             url = settings.REDIS_URL
@@ -129,33 +151,32 @@ class Command(BaseCommand):
         if not self.stopping.is_set():
             # Commands run from another shell (manage.py submit) print links to this server.
             settings.SERVE_URL_FILE.write_text(f"http://127.0.0.1:{port}")
+            names = ",".join(c.name for c in self.children) + (",redis" if self.redis else "")
+            logs = log_path("{" + names + "}")
+            self.say(
+                f"logs: {logs.relative_to(settings.BASE_DIR) if logs.is_relative_to(settings.BASE_DIR) else logs}"
+            )
             self.announce(port)
         return ""
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        process = subprocess.Popen(
-            argv,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
-        child = Child(name, process)
-        self.children.append(child)
-        assert process.stdout is not None
-        child.readers.append(self.pump(name, process.stdout))
+        with open_log(name) as log:
+            process = subprocess.Popen(
+                argv,
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+        self.children.append(Child(name, process, log_path(name)))
+        self.say(f"{name} started (process {process.pid})")
 
-    def pump(self, name: str, stream: IO[bytes]) -> threading.Thread:
-        def copy() -> None:
-            for raw in iter(stream.readline, b""):
-                self.say(raw.decode(errors="replace").rstrip("\n"), prefix=name)
-            stream.close()
-
-        thread = threading.Thread(target=copy, name=f"output-{name}", daemon=True)
-        thread.start()
-        return thread
+    def with_last_lines(self, message: str, log: Path) -> str:
+        """``message``, with the last lines the child wrote, for a child that died."""
+        tail = "\n".join(f"    {line}" for line in last_lines(log))
+        return f"{message}; the end of {log}:\n{tail}" if tail else f"{message} (see {log})"
 
     def announce(self, port: int) -> None:
         lines = ["", f"Runboard is running at http://127.0.0.1:{port}/"]
@@ -189,7 +210,8 @@ class Command(BaseCommand):
     def dead_child(self) -> str:
         for child in self.children:
             if not child.alive():
-                return f"{child.name} exited unexpectedly with code {child.process.returncode}"
+                message = f"{child.name} exited unexpectedly with code {child.process.returncode}"
+                return self.with_last_lines(message, child.log)
         if self.redis and self.redis.process and self.redis.process.poll() is not None:
             return f"redis exited unexpectedly with code {self.redis.process.returncode}"
         return ""
@@ -226,14 +248,8 @@ class Command(BaseCommand):
                 self.say(f"{child.name} still running: killing it")
             # Also after a clean exit: a group can outlive its leader (a pool process orphaned by a crash).
             child.kill_group()
-        for child in self.children:
-            for reader in child.readers:
-                reader.join(timeout=2)
-
         if self.redis:
             self.redis.stop()
-        if self.redis_output:
-            self.redis_output.join(timeout=2)
 
     def any_alive(self) -> bool:
         return any(child.alive() for child in self.children)
@@ -253,7 +269,7 @@ class Command(BaseCommand):
             self.say(f"could not stop the local pipeline steps: {exc!r}")
             return
         if stopped:
-            self.say(f"stopped {stopped} pipeline step(s) still running here")
+            self.say(f"stopped {stopped} pipeline step{'s' if stopped != 1 else ''} still running here")
 
     # --- helpers -------------------------------------------------------------------------------
 

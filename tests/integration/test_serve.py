@@ -1,0 +1,111 @@
+"""`manage.py serve`, what `make run` ends with, run as a user runs it: its own folder, SQLite, embedded Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    """A stack of its own in ``folder``: migrated and bootstrapped, then served; its output collected."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        keep = ("PATH", "HOME", "LANG", "PYTHONPATH")
+        self.env = {k: v for k, v in os.environ.items() if k in keep} | {
+            "RUNBOARD_VAR_DIR": str(folder),
+            "RUNBOARD_ADMIN_PASSWORD": "admin-pass-123",
+        }
+        for command in (["migrate", "--noinput"], ["bootstrap"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True, capture_output=True
+            )
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+
+    def read_until(self, text: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            self.lines.append(line.rstrip("\n"))
+            if text in line:
+                return
+        raise AssertionError(f"no {text!r} within {timeout} s:\n" + "\n".join(self.lines))
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            rest, _ = self.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            rest, _ = self.process.communicate()
+        self.lines += rest.splitlines()
+        return self.process.returncode
+
+
+@pytest.fixture
+def stack(tmp_path):
+    stack = Stack(tmp_path / "var")
+    yield stack
+    stack.stop()
+
+
+def test_the_first_screen_ends_with_where_to_go_and_how_to_log_in(stack):
+    stack.read_until("Press Ctrl-C to stop.")
+    time.sleep(3)  # what the workers print once up must not land after the address
+
+    code = stack.stop()
+
+    shown = [line for line in stack.lines if line.strip()]
+    before_stop = shown[: next(i for i, line in enumerate(shown) if "stopping everything" in line)]
+    assert before_stop[-3].endswith(f"Runboard is running at http://127.0.0.1:{stack.port}/")
+    assert "Log in as admin" in before_stop[-2] and before_stop[-1].endswith("Press Ctrl-C to stop.")
+    assert not any("celery@" in line or "[tasks]" in line or "Booting worker" in line for line in shown)
+    # Each part's own output is in its log, which the output names.
+    logs = stack.folder / "log"
+    assert any(f"logs: {logs}/{{worker,steps,beat,web,redis}}.log" in line for line in shown)
+    assert "celery@" in (logs / "worker.log").read_text() or "runboard@" in (logs / "worker.log").read_text()
+    assert "Listening at" in (logs / "web.log").read_text()
+    assert code == 0
+
+
+def test_a_part_that_dies_is_named_with_the_end_of_its_log(stack):
+    stack.read_until("Press Ctrl-C to stop.")
+    beat = next(
+        int(line.split("process ")[1].rstrip(")")) for line in stack.lines if line.startswith("serve | beat started")
+    )
+
+    os.killpg(beat, signal.SIGKILL)
+    stack.read_until("stopping everything", timeout=30)
+
+    output = "\n".join(stack.lines)
+    assert "beat exited unexpectedly with code -9" in output and "beat.log" in output
