@@ -210,5 +210,5 @@ def requeue_stale_actions(now: datetime | None = None) -> list[int]:
     for pk in ids:
         _enqueue(pk)
     if ids:
-        log.warning("re-enqueued %d lost action(s): %s", len(ids), ids)
+        log.warning("re-enqueued %d lost action%s: %s", len(ids), "" if len(ids) == 1 else "s", ids)
     return ids

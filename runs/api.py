@@ -141,7 +141,10 @@ def published_runs(request: HttpRequest, pk: int) -> JsonResponse:
     unknown = sorted(set(assignments) - set(published.parameters))
     if unknown:
         known = ", ".join(sorted(published.parameters)) or "none"
-        return _error(400, f"unknown parameter(s): {', '.join(unknown)} (this pipeline takes: {known})")
+        return _error(
+            400,
+            f"unknown parameter{'s' if len(unknown) != 1 else ''}: {', '.join(unknown)} (this pipeline takes: {known})",
+        )
 
     action = published_submit_action(
         published=published,

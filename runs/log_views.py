@@ -218,6 +218,7 @@ def _page(request: HttpRequest, lr: LogRequest) -> HttpResponse:
             window=window,
             size=size,
             size_text=human_size(size),
+            empty_reason="" if size else _why_empty(lr.step, lr.name),
             line_count=line_count,
             line_count_text=f"{line_count:,}" if line_count is not None else "",
             numbered=numbered,
@@ -314,6 +315,20 @@ def _fragment(request: HttpRequest, lr: LogRequest, template: str) -> HttpRespon
             tail_url=lr.link(offset=window.end, line=window.next_line),
         ),
     )
+
+
+def _why_empty(step: StepRun, name: str) -> str:
+    """Why a log holds nothing, in the step's own terms."""
+    if step.status in (RunStatus.NOT_STARTED, RunStatus.QUEUED):
+        return f"The step has not started yet ({step.status}): its {name} appears here when it does."
+    if step.started_at is None and RunStatus.is_terminal(step.status):
+        reason = step.error.removeprefix("Not run: ").rstrip(".") if step.error else step.status.lower()
+        return f"The step never ran: {reason}."
+    if step.is_reused:
+        return f"The step was reused: the run it came from wrote no {name}."
+    if RunStatus.is_terminal(step.status):
+        return f"The step ended {step.status} without writing to {name}."
+    return f"Nothing written to {name} yet: new output appears as the step writes it."
 
 
 def _live_tail(request: HttpRequest, lr: LogRequest) -> HttpResponse:

@@ -634,3 +634,20 @@ def test_the_log_pages_need_the_read_permission(stranger_client, engine_step):
     assert stranger_client.get(engine_step.url).status_code == 403
     download = reverse("runs:step_log_download", args=[engine_step.run.pk, "write", "stdout"])
     assert stranger_client.get(download).status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_empty_log_says_why_it_is_empty(viewer_client, engine_step):
+    read_url = engine_step.url.replace("/steps/write/", "/steps/read/")
+    waiting = viewer_client.get(read_url).content.decode()
+    assert "The step has not started yet (NotStarted): its stdout appears here when it does." in waiting
+
+    LocalStep.objects.filter(node_id="read").update(
+        status=RunStatus.CANCELED, error="Not run: upstream step 'write' Failed."
+    )
+    sync_run("local", LocalStep.objects.get(node_id="read").run_id)
+    never = viewer_client.get(read_url).content.decode()
+    assert "The step never ran: upstream step &#x27;write&#x27; Failed." in never
+
+    running = viewer_client.get(engine_step.url).content.decode()
+    assert "Nothing written to stdout yet" in running

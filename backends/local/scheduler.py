@@ -123,7 +123,8 @@ def _fire_slots(schedule: LocalSchedule, now: datetime) -> list[LocalScheduleFir
     latest, skipped = kept[-1], kept[:-1]
     reason = ""
     if total > 1:
-        reason = f"Caught up after downtime: {total - 1} earlier slot(s) skipped, fired once."
+        missed = total - 1
+        reason = f"Caught up after downtime: {missed} earlier slot{'s' if missed != 1 else ''} skipped, fired once."
     fire = _claim(schedule, latest, reason=reason)
     if fire is None:
         return []  # another beat process has this slot

@@ -36,7 +36,11 @@ class Stack:
         }
         for command in (["migrate", "--noinput"], ["bootstrap"]):
             subprocess.run(
-                [sys.executable, "manage.py", *command], cwd=ROOT, env=self.env, check=True, capture_output=True
+                [sys.executable, "manage.py", *command],
+                cwd=ROOT,
+                env=self.env,
+                check=True,
+                capture_output=True,
             )
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--port", str(self.port)],
@@ -101,7 +105,9 @@ def test_the_first_screen_ends_with_where_to_go_and_how_to_log_in(stack):
 def test_a_part_that_dies_is_named_with_the_end_of_its_log(stack):
     stack.read_until("Press Ctrl-C to stop.")
     beat = next(
-        int(line.split("process ")[1].rstrip(")")) for line in stack.lines if line.startswith("serve | beat started")
+        int(line.split("process ")[1].rstrip(")"))
+        for line in stack.lines
+        if line.startswith("serve | beat started")
     )
 
     os.killpg(beat, signal.SIGKILL)
