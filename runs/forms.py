@@ -8,6 +8,8 @@ class ReasonForm(forms.Form):
 
 
 class PublishForm(ReasonForm):
+    field_order = ["name", "description", "version", "continue_on_step_failure", "reason"]  # its own first
+
     name = forms.CharField(max_length=255)
     description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2}))
     version = forms.CharField(max_length=64, required=False)

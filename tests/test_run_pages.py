@@ -144,3 +144,16 @@ def test_a_failing_backend_is_shown_in_the_page_header(viewer_client):
     page = viewer_client.get(reverse("runs:list")).content.decode()
 
     assert "backend azure-prod failing" in page and "unavailable: HTTP 503" in page
+
+
+def test_the_publish_form_asks_for_its_own_fields_first_and_the_reason_last(viewer_client):
+    run = factories.run(status=RunStatus.COMPLETED)
+
+    page = viewer_client.get(run.get_absolute_url()).content.decode()
+    form = page[page.index('action="' + reverse("runs:publish", args=[run.pk])) :].split("</form>")[0]
+
+    names = [
+        form.index(f'name="{n}"')
+        for n in ("name", "description", "version", "continue_on_step_failure", "reason")
+    ]
+    assert names == sorted(names)
