@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 
 from backends.base import BackendError, BackendUnavailable
 from dashboard.models import Action
+from dashboard.public import public_message
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,14 @@ def _handler(action: Action) -> Callable[[Action], str]:
 
 
 def _finish(action: Action, status: str, *, error: str = "", result: str = "") -> Action:
+    if error:
+        log.info("action %s %s: %s", action.pk, status, error)  # whole, for whoever reads the server's log
     Action.objects.filter(pk=action.pk).update(
-        status=status, error=error, result=result, outcome=action.outcome, finished_at=timezone.now()
+        status=status,
+        error=public_message(error),
+        result=public_message(result),
+        outcome=action.outcome,
+        finished_at=timezone.now(),
     )
     action.refresh_from_db()
     return action

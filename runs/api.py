@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from backends.base import BackendError, BackendUnavailable, Conflict, InvalidParameters, NotFound
 from dashboard import roles
 from dashboard.actions import action_perform_now
+from dashboard.public import public_message
 from runs.actions import published_submit_action
 from runs.models import PipelineRun, PublishedPipeline
 from runs.tokens import token_authenticate
@@ -105,7 +106,7 @@ def parse_body(raw: bytes) -> tuple[str, dict]:
 
 
 def _error(status: int, message: str, **headers: str) -> JsonResponse:
-    response = JsonResponse({"error": message}, status=status)
+    response = JsonResponse({"error": public_message(message)}, status=status)
     for name, value in headers.items():
         response[name] = value
     return response

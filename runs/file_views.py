@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET
 from backends.base import BackendErrorBase, FileChunk, FileEntry, FileListing, NotFound
 from backends.registry import get_backend
 from dashboard import roles
+from dashboard.public import public_message
 from runs import filepreview
 from runs.logtext import human_size
 from runs.models import PipelineRun, StepRun
@@ -161,7 +162,7 @@ def _browse(request: HttpRequest, files: StepFiles) -> HttpResponse:
     except BackendErrorBase as exc:
         if download or raw:
             return HttpResponse(f"The files could not be read: {exc}", status=502, content_type="text/plain")
-        return render(request, "runs/step_files.html", files.context(error=str(exc)))
+        return render(request, "runs/step_files.html", files.context(error=public_message(str(exc))))
 
 
 def _folder(request: HttpRequest, files: StepFiles, listing: FileListing) -> HttpResponse:
@@ -261,7 +262,9 @@ def _download_folder(request: HttpRequest, files: StepFiles) -> HttpResponse:
     try:
         folders, entries = _walk(files, files.path)
     except TooBig as exc:
-        return render(request, "runs/step_files.html", files.context(error=str(exc)), status=400)
+        return render(
+            request, "runs/step_files.html", files.context(error=public_message(str(exc))), status=400
+        )
     top = files.zip_top if not files.path else files.name
     zone = timezone.get_current_timezone()  # the viewer's, while the request is being answered
     response = StreamingHttpResponse(

@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET
 from backends.base import BackendErrorBase, BackendUnavailable, RunStatus
 from backends.registry import get_backend
 from dashboard import params, roles
+from dashboard.public import public_message
 from runs.file_views import output_url
 from runs.lineindex import LineIndex, StepLog
 from runs.logsearch import SearchResult, find_next, find_previous, search_log
@@ -156,7 +157,7 @@ def step_log(request: HttpRequest, pk: int, node_id: str, name: str) -> HttpResp
         if request.htmx:
             status = 503 if isinstance(exc, BackendUnavailable) else 502
             return HttpResponse(f"The log could not be read: {exc}", status=status, content_type="text/plain")
-        return render(request, "runs/step_log.html", log_request.context(error=str(exc)))
+        return render(request, "runs/step_log.html", log_request.context(error=public_message(str(exc))))
 
 
 def _page(request: HttpRequest, lr: LogRequest) -> HttpResponse:
@@ -410,7 +411,9 @@ def step_log_line(request: HttpRequest, pk: int, node_id: str, name: str, offset
         index = LineIndex(lr.log)
         number = index.line_of(start) if index.update(size, seconds=INDEX_SECONDS) else None
     except BackendErrorBase as exc:
-        return render(request, "runs/step_log.html", lr.context(error=str(exc), whole_line=True))
+        return render(
+            request, "runs/step_log.html", lr.context(error=public_message(str(exc)), whole_line=True)
+        )
     return render(
         request,
         "runs/step_log.html",

@@ -24,6 +24,7 @@ from backends.base import (
 )
 from backends.registry import get_backend
 from dashboard.models import BackendState
+from dashboard.public import public_message
 from runs.models import STEP_RUN_FIELDS, Pipeline, PipelineRun, PublishedPipeline, RunTag, StepEdge, StepRun
 from schedules.models import Schedule, ScheduleFire
 from schedules.sync import sync_fires, sync_schedules
@@ -135,7 +136,7 @@ def _record_failure(state: BackendState, exc: Exception, result: SyncResult) -> 
     state.healthy = False
     state.consecutive_failures += 1
     kind = "unavailable" if isinstance(exc, BackendUnavailable) else "error"
-    state.last_error = f"{kind}: {exc}"[:2000]
+    state.last_error = public_message(f"{kind}: {exc}")[:2000]
     backoff = min(timedelta(seconds=2 ** min(state.consecutive_failures, 10)), MAX_BACKOFF)
     if isinstance(exc, BackendUnavailable) and exc.retry_after:
         backoff = max(backoff, timedelta(seconds=exc.retry_after))  # the backend said when to come back
@@ -270,7 +271,7 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
                 "submitted_by": info.submitted_by,
                 "compute": info.compute,
                 "continue_on_step_failure": info.continue_on_step_failure,
-                "error": info.error,
+                "error": public_message(info.error),
                 "created_at": info.created_at,
                 "started_at": info.started_at,
                 "finished_at": info.finished_at,
@@ -303,7 +304,7 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
                     inputs=s.inputs,
                     outputs=s.outputs,
                     exit_code=s.exit_code,
-                    error=s.error,
+                    error=public_message(s.error),
                     is_reused=s.is_reused,
                     reused_run_id=s.reused_run_id,
                     reused_step_id=s.reused_step_id,

@@ -162,7 +162,6 @@ def test_the_endpoint_answers_a_hostile_body_with_a_400_or_413(client, operator)
     huge = client.post(url, data=b" " * (65 * 1024), content_type="application/json", **headers)
 
     assert nested.status_code == 400 and "nests deeper" in nested.json()["error"]
-    assert (infinite.status_code == 400 and "ParameterAssignments" not in infinite.json()["error"]) or True
     assert infinite.status_code == 400 and "finite" in infinite.json()["error"]
     assert huge.status_code == 413
 

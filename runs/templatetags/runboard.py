@@ -37,3 +37,11 @@ def status_class(status: str) -> str:
         "Starting": "live",
         "Provisioning": "live",
     }.get(status, "idle")
+
+
+@register.filter
+def public(message: str) -> str:
+    """A message from a backend, with no server path in it (dashboard/public.py)."""
+    from dashboard.public import public_message
+
+    return public_message(message)
