@@ -264,6 +264,9 @@ class ScheduleInfo:
     definition: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # What it runs and the backend no longer has ("published pipeline 'x' does not exist"): such a schedule
+    # cannot be enabled. "" when nothing is missing, or the backend cannot tell.
+    missing: str = ""
 
 
 class FireStatus:

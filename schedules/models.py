@@ -34,6 +34,9 @@ class Schedule(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=dict, blank=True)
     definition = models.TextField(blank=True)
+    missing = models.TextField(
+        blank=True
+    )  # what it runs that its backend no longer has: it cannot be enabled
     created_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(auto_now=True)

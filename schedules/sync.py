@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from backends.base import Backend, ScheduleInfo, Unsupported
+from dashboard.public import public_message
 from runs.models import Pipeline, PipelineRun, PublishedPipeline
 from schedules.models import Schedule, ScheduleFire
 
@@ -47,6 +48,7 @@ def mirror_schedule(backend: Backend, info: ScheduleInfo) -> Schedule:
             "parameters": info.parameters,
             "tags": info.tags,
             "definition": info.definition,
+            "missing": public_message(info.missing),
             "created_at": info.created_at,
             "updated_at": info.updated_at,
         },

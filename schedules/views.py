@@ -140,6 +140,9 @@ def schedule_set_enabled_view(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReasonForm(request.POST)
     form.is_valid()
     enabled = request.POST.get("enabled") == "1"
+    if enabled and schedule.missing:
+        messages.error(request, f"{schedule} cannot be enabled: {schedule.missing}.")
+        return redirect(params.next_url(request, request.POST.get("next"), schedule.get_absolute_url()))
     action = schedule_set_enabled(
         schedule=schedule, user=request.user, enabled=enabled, reason=form.cleaned_data.get("reason", "")
     )
@@ -157,13 +160,14 @@ def schedule_bulk(request: HttpRequest) -> HttpResponse:
     if not selected:
         messages.error(request, "Select at least one schedule.")
         return redirect("schedules:list")
-    changing = [s for s in selected if s.enabled != enabled]
+    changing = [s for s in selected if s.enabled != enabled and not (enabled and s.missing)]
     unchanged = [s for s in selected if s.enabled == enabled]
+    refused = [s for s in selected if enabled and not s.enabled and s.missing]
     if request.POST.get("confirm") != "1":
         return render(
             request,
             "schedules/bulk_preview.html",
-            {"enabled": enabled, "changing": changing, "unchanged": unchanged},
+            {"enabled": enabled, "changing": changing, "unchanged": unchanged, "refused": refused},
         )
     form = ReasonForm(request.POST)
     form.is_valid()

@@ -204,3 +204,28 @@ def test_only_schedule_managers_switch_schedules(request, schedules, role):
 
 def test_an_unknown_schedule_is_a_404(viewer_client):
     assert viewer_client.get(reverse("schedules:detail", args=[999])).status_code == 404
+
+
+def test_a_schedule_whose_target_is_missing_says_so_and_cannot_be_enabled(
+    manager_client, django_capture_on_commit_callbacks
+):
+    schedule = factories.schedule(
+        name="orphan", enabled=False, missing="published pipeline 'greeter' does not exist"
+    )
+
+    page = manager_client.get(reverse("schedules:detail", args=[schedule.pk])).content.decode()
+    listed = manager_client.get(reverse("schedules:list")).content.decode()
+    with django_capture_on_commit_callbacks():
+        refused = manager_client.post(
+            reverse("schedules:set_enabled", args=[schedule.pk]), {"enabled": "1"}, follow=True
+        )
+        preview = manager_client.post(reverse("schedules:bulk"), {"ids": [schedule.pk], "enabled": "1"})
+
+    assert "This schedule cannot run: published pipeline &#x27;greeter&#x27; does not exist." in page
+    assert ">Enable</button>" not in page and "cannot be enabled" in listed
+    assert (
+        "orphan cannot be enabled: published pipeline &#x27;greeter&#x27; does not exist."
+        in refused.content.decode()
+    )
+    assert preview.context["changing"] == [] and [s.pk for s in preview.context["refused"]] == [schedule.pk]
+    assert not Action.objects.exists()

@@ -288,6 +288,8 @@ class LocalEngine(Backend):
             schedule = LocalSchedule.objects.get(pk=schedule_id)
         except LocalSchedule.DoesNotExist:
             raise NotFound(f"no schedule {schedule_id!r} in the local engine") from None
+        if enabled and (missing := scheduler.missing_target(schedule)):
+            raise Conflict(f"schedule {schedule_id} cannot be enabled: {missing}")
         return self._schedule_info(scheduler.set_enabled(schedule, enabled))
 
     def list_fires(self, changed_since: datetime | None) -> list[FireInfo]:
@@ -313,6 +315,7 @@ class LocalEngine(Backend):
             definition=schedule.definition,
             created_at=schedule.created_at,
             updated_at=schedule.updated_at,
+            missing=scheduler.missing_target(schedule),
         )
 
     # --- helpers ----------------------------------------------------------------------------

@@ -222,6 +222,22 @@ def _start_run(schedule: LocalSchedule, fire: LocalScheduleFire) -> None:
     fire.save(update_fields=["run", "updated_at"])
 
 
+def missing_target(schedule: LocalSchedule) -> str:
+    """What the schedule runs that the engine no longer has, in words; "" when it has everything."""
+    if schedule.published_ref:
+        found = LocalPublishedPipeline.objects.filter(
+            Q(pk=schedule.published_ref) | Q(name=schedule.published_ref)
+        ).exists()
+        return "" if found else f"published pipeline '{schedule.published_ref}' does not exist"
+    jobs = (schedule.spec.get("pipeline") or {}).get("jobs") or {}
+    gone = sorted(
+        {job["code"] for job in jobs.values() if job.get("code") and not os.path.isdir(job["code"])}
+    )
+    if gone:
+        return f"the code folder of its pipeline is gone: {gone[0]}"
+    return ""
+
+
 def _what_to_run(
     schedule: LocalSchedule, spec: ScheduleSpec, fire: LocalScheduleFire
 ) -> tuple[PipelineSpec, LocalPublishedPipeline | None, dict[str, Any]]:

@@ -271,3 +271,20 @@ def test_the_example_every_15_minutes_fires_on_its_slots(engine_dir, redis_url):
         datetime(2026, 11, 21, 8, 22, tzinfo=UTC)
     ]
     assert schedule.trigger["frequency"] == "minute"
+
+
+def test_a_schedule_whose_published_pipeline_does_not_exist_says_so_and_cannot_be_enabled(
+    engine_dir, redis_url
+):
+    schedule = register_schedule_file(EXAMPLES / "v1-daily-retrain.yml")
+    engine = get_backend("local")
+
+    (info,) = [s for s in engine.list_schedules() if s.id == schedule.pk]
+    with pytest.raises(Conflict) as refused:
+        engine.set_schedule_enabled(schedule.pk, True)
+
+    assert info.missing == "published pipeline 'house-prices' does not exist"
+    assert "cannot be enabled: published pipeline 'house-prices' does not exist" in str(refused.value)
+    assert not LocalSchedule.objects.get(pk=schedule.pk).enabled
+    sync_backend("local", now=True)
+    assert Schedule.objects.get(external_id=schedule.pk).missing == info.missing
