@@ -12,4 +12,5 @@ def backend_health(request: HttpRequest) -> dict:
         "unhealthy_backends": unhealthy,
         "failing_backends": {b.name for b in unhealthy},
         "TIME_ZONE_LABEL": timezone.get_current_timezone_name(),
+        "TIME_ZONE_MODE": getattr(request, "time_zone_mode", "local"),
     }

@@ -10,6 +10,7 @@ from django.utils import timezone
 from dashboard import params
 
 COOKIE = "tz"
+MODE_COOKIE = "tzmode"  # "utc": the viewer asked for UTC; otherwise times are in the browser's zone
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -46,7 +47,9 @@ class ViewerTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        zone = params.zone(unquote(request.COOKIES.get(COOKIE, "")))
+        wants_utc = request.COOKIES.get(MODE_COOKIE) == "utc"
+        zone = None if wants_utc else params.zone(unquote(request.COOKIES.get(COOKIE, "")))
+        request.time_zone_mode = "utc" if wants_utc else "local"
         # An unknown name (or a folder of zones, or a path): UTC, never an error page.
         timezone.activate(zone) if zone else timezone.deactivate()
         try:

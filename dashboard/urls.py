@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("runs.urls")),
     path("api/", include("runs.api_urls")),
     path("schedules/", include("schedules.urls")),
+    path("time-zone", views.set_time_zone, name="set_time_zone"),
     path("actions/", views.action_list, name="action_list"),
     path("actions/<id:pk>/", views.action_detail, name="action_detail"),
     path("backends/", backend_views.backend_list, name="backend_list"),

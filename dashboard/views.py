@@ -9,10 +9,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
-from dashboard import roles
+from dashboard import params, roles
+from dashboard.middleware import MODE_COOKIE
 from dashboard.models import Action
 from dashboard.paging import keyset_page
 from dashboard.params import BadParameter
@@ -97,6 +99,17 @@ def action_detail(request: HttpRequest, pk: int) -> HttpResponse:
         outcome_url = PublishedPipeline(pk=action.outcome["published"]).get_absolute_url()
     template = "dashboard/action_detail.html#action-live" if request.htmx else "dashboard/action_detail.html"
     return render(request, template, {"action": action, "outcome_url": outcome_url})
+
+
+@require_POST
+def set_time_zone(request: HttpRequest) -> HttpResponse:
+    """Show times in UTC, or in the browser's own zone again; every page follows, through a cookie."""
+    mode = request.POST.get("mode")
+    if mode not in ("utc", "local"):
+        raise BadParameter("mode", "must be utc or local")
+    response = redirect(params.next_url(request, request.POST.get("next"), reverse("home")))
+    response.set_cookie(MODE_COOKIE, mode, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -510,3 +510,24 @@ def test_celery_workers_redact_their_logs_too():
     assert result.returncode == 0, result.stderr
     assert "Authorization: [redacted]" in result.stderr and "bearer [redacted]" in result.stderr
     assert "EfGhIjKl" not in result.stderr
+
+
+def test_a_viewer_switches_every_page_to_utc_and_back(viewer_client):
+    run = factories.run(created_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    viewer_client.cookies["tz"] = "Asia/Tokyo"
+
+    local = viewer_client.get(run.get_absolute_url()).content.decode()
+    switched = viewer_client.post(reverse("set_time_zone"), {"mode": "utc", "next": run.get_absolute_url()})
+    utc = viewer_client.get(run.get_absolute_url()).content.decode()
+
+    assert "Times in Asia/Tokyo" in local and "2026-06-01 21:00:00" in local
+    assert switched.status_code == 302 and switched["Location"] == run.get_absolute_url()
+    assert "Times in UTC" in utc and "2026-06-01 12:00:00" in utc and ">Show my time</button>" in utc
+    viewer_client.post(reverse("set_time_zone"), {"mode": "local"})
+    assert "Times in Asia/Tokyo" in viewer_client.get(reverse("runs:list")).content.decode()
+
+
+def test_the_time_zone_switch_refuses_anything_else_and_goes_only_to_this_site(viewer_client):
+    assert viewer_client.post(reverse("set_time_zone"), {"mode": "Mars"}).status_code == 400
+    away = viewer_client.post(reverse("set_time_zone"), {"mode": "utc", "next": "https://example.com/"})
+    assert away.status_code == 302 and away["Location"] == reverse("home")
