@@ -1,4 +1,4 @@
-"""Azure ML schedule triggers: when they fire, and what they say in plain words.
+"""Azure ML schedule triggers: when they fire (backends/trigger_words.py says it in plain words).
 
 A trigger is a JSON-serialisable dict in one normalized form. The local engine stores it; the dashboard mirrors
 it and computes next fire times and descriptions from it::
@@ -31,7 +31,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cron_descriptor import ExpressionDescriptor, Options
 from croniter import CroniterBadDateError, croniter
 from dateutil import rrule
 from dateutil.relativedelta import relativedelta
@@ -107,25 +106,6 @@ def fire_times(trigger: dict, after: datetime, until: datetime, limit: int = 10_
 def next_fire_times(trigger: dict, now: datetime, count: int = 10) -> list[datetime]:
     """The next ``count`` slots (aware, UTC) after ``now``; none for a change trigger."""
     return fire_times(trigger, now, now + _FOREVER, limit=count)
-
-
-def describe(trigger: dict) -> str:
-    """The trigger in plain words for a manager, e.g. "weekdays at 04:00 and 04:30, Pacific time"."""
-    kind = trigger.get("type")
-    if kind == "change":
-        minutes = _every(trigger.get("polling_interval") or 5, "minute")
-        return f"when a file is added or changed in {trigger.get('path')} (checked {minutes})"
-    if kind == "cron":
-        text = _describe_cron(str(trigger.get("expression")))
-    elif kind == "recurrence":
-        text = _describe_recurrence(trigger)
-    else:
-        return f"unknown trigger type {kind!r}"
-    if kind == "cron" or trigger.get("frequency") not in _ELAPSED or _pattern(trigger):
-        text += f", {_zone_label(trigger)}"  # elapsed minutes and hours are the same in every zone
-    if trigger.get("end_time"):
-        text += f", until {str(trigger['end_time']).replace('T', ' ')[:16]}"
-    return text
 
 
 def validate(trigger: dict) -> list[tuple[str, str]]:
@@ -296,89 +276,6 @@ def _periods_between(first: datetime, later: datetime, frequency: str) -> int:
 
 
 # --- plain words ---------------------------------------------------------------------------------------------
-
-
-def _describe_cron(expression: str) -> str:
-    options = Options()
-    options.use_24hour_time_format = True
-    try:
-        return ExpressionDescriptor(expression, options).get_description()
-    except Exception:  # cron-descriptor raises several kinds of its own on a bad expression
-        return f"cron {expression!r}"
-
-
-def _describe_recurrence(trigger: dict) -> str:
-    frequency, interval = trigger.get("frequency"), trigger.get("interval") or 1
-    schedule = trigger.get("schedule") or {}
-    start = _safe_wall_clock(trigger.get("start_time"))
-    if frequency in _ELAPSED and not _pattern(trigger):
-        if frequency == "minute":
-            return _every(interval, "minute")
-        if interval == 1:
-            return f"every hour at :{start.minute if start else 0:02d}"
-        return f"every {interval} hours" + (f" from {start:%H:%M}" if start else "")
-    hours = sorted(schedule.get("hours") or ([start.hour] if start and frequency not in _ELAPSED else []))
-    minutes = sorted(schedule.get("minutes") or ([start.minute] if start else [0]))
-    at = _times(hours, minutes) if hours or schedule.get("minutes") else ""
-    week_days = [d for d in WEEK_DAYS if d in (schedule.get("week_days") or [])]
-    if frequency == "week" and not week_days and start:
-        week_days = [WEEK_DAYS[start.weekday()]]
-    if frequency == "day":
-        text = _every(interval, "day")
-        if week_days:
-            text += f" ({_and([d.title() + 's' for d in week_days])} only)"
-    elif frequency == "week":
-        text = _week_days(week_days, interval)
-    elif frequency == "month":
-        month_days = schedule.get("month_days") or ([] if week_days or not start else [start.day])
-        months = "every month" if interval == 1 else f"every {interval} months"
-        if month_days:
-            text = f"on day {_and(map(str, sorted(month_days)))} of {months}"
-        else:
-            text = f"on {_and([d.title() + 's' for d in week_days])} of {months}"
-    else:
-        text = _every(interval, str(frequency))
-    return f"{text} at {at}" if at else text
-
-
-def _week_days(days: list[str], interval: int) -> str:
-    if len(days) == 7 or not days:
-        named = "every day"
-    elif days == list(WEEK_DAYS[:5]):
-        named = "weekdays"
-    elif days == list(WEEK_DAYS[5:]):
-        named = "weekends"
-    else:
-        named = _and([d.title() for d in days])
-        if interval == 1:
-            return f"every {named}"
-    return named if interval == 1 else f"every {interval} weeks on {named}"
-
-
-def _times(hours: list[int], minutes: list[int]) -> str:
-    if not hours:
-        return _and([f":{m:02d}" for m in minutes])
-    if len(hours) * len(minutes) > 6:
-        return f"{_and([f':{m:02d}' for m in minutes])} past {_and([f'{h:02d}' for h in hours])}"
-    return _and([f"{h:02d}:{m:02d}" for h in hours for m in minutes])
-
-
-def _zone_label(trigger: dict) -> str:
-    name = str(trigger.get("time_zone_name") or trigger.get("time_zone") or "UTC")
-    if name.removeprefix("Etc/") in _UTC_NAMES:
-        return "UTC"
-    if " Standard Time" in name:
-        return name.replace(" Standard Time", "") + " time"
-    return name if name.startswith("UTC") else f"{name} time"  # Windows' "UTC-11", "UTC+12"
-
-
-def _every(count: Any, unit: str) -> str:
-    return f"every {unit}" if count == 1 else f"every {count} {unit}s"
-
-
-def _and(items: Iterable[str]) -> str:
-    items = list(items)
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 # --- checks --------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from backends import triggers
+from backends import trigger_words, triggers
 from runs.models import Pipeline, PipelineRun, PublishedPipeline
 
 
@@ -61,7 +61,7 @@ class Schedule(models.Model):
     @property
     def description_in_words(self) -> str:
         try:
-            return triggers.describe(self.trigger)
+            return trigger_words.describe(self.trigger)
         except (KeyError, ValueError):
             return "an unreadable trigger"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends import triggers
+from backends import trigger_words, triggers
 from backends.azureml import compose, demo
 from backends.base import Conflict
 from tests.azureml.conftest import azure_options
@@ -27,7 +27,8 @@ def test_every_schedule_is_listed_enabled_or_not_with_its_trigger_in_plain_words
         and weekly.trigger["time_zone_name"] == "Pacific Standard Time"
     )
     assert (
-        triggers.describe(weekly.trigger) == "At 10:15, only on Monday, Pacific time, until 2099-01-01 00:00"
+        trigger_words.describe(weekly.trigger)
+        == "every Monday at 10:15, Pacific time, until 2099-01-01 00:00"
     )
     assert (
         weekly.trigger["start_time"] == "2022-03-10T10:15:00" and weekly.pipeline_id == "hello_pipeline_abc"
@@ -43,7 +44,7 @@ def test_v1_schedules_time_based_and_change_based_are_listed_beside_them(replay)
     daily, uploads = schedules[DAILY], schedules[UPLOADS]
     assert daily.enabled and daily.published_pipeline_id == V1_PIPELINE and daily.experiment_name == "scoring"
     assert daily.trigger["frequency"] == "day" and daily.trigger["schedule"]["hours"] == [4]
-    assert triggers.describe(daily.trigger) == "every day at 04:30, Pacific time"
+    assert trigger_words.describe(daily.trigger) == "every day at 04:30, Pacific time"
     assert not uploads.enabled and uploads.trigger == {
         "type": "change",
         "path": "workspaceblobstore/incoming",

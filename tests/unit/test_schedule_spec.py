@@ -10,7 +10,7 @@ import pytest
 
 from backends.local.schedule_spec import ScheduleSpec, load_schedule
 from backends.local.spec import SpecError
-from backends.triggers import describe
+from backends.trigger_words import describe
 
 SCHEDULES = Path(__file__).parent / "schedules"
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -50,7 +50,7 @@ def pipeline_dir(tmp_path: Path) -> Path:
     [
         ("every-15-minutes.yml", "every 15 minutes"),
         ("weekday-mornings.yml", "weekdays at 04:00 and 04:30, Pacific time"),
-        ("nightly-cron.yml", "At 02:30, W. Europe time"),
+        ("nightly-cron.yml", "every day at 02:30, W. Europe time"),
         ("v1-daily-retrain.yml", "every day at 04:30, Pacific time"),
         ("v1-on-new-data.yml", "when a file is added or changed in"),
     ],

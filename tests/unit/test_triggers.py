@@ -8,7 +8,8 @@ from itertools import pairwise
 
 import pytest
 
-from backends.triggers import describe, fire_times, next_fire_times, resolve_time_zone, validate
+from backends.trigger_words import describe
+from backends.triggers import fire_times, next_fire_times, resolve_time_zone, validate
 
 
 def at(text: str) -> datetime:
@@ -481,8 +482,16 @@ def test_it_refuses_naive_datetimes() -> None:
             recurrence("day", zone="Europe/Berlin", hours=[4], minutes=[0]),
             "every day at 04:00, Europe/Berlin time",
         ),
-        (cron("30 4 * * 1-5", "Pacific Standard Time"), "At 04:30, Monday through Friday, Pacific time"),
-        (cron("30 2 * * *", "W. Europe Standard Time"), "At 02:30, W. Europe time"),
+        (cron("30 4 * * 1-5", "Pacific Standard Time"), "weekdays at 04:30, Pacific time"),
+        (cron("30 2 * * *", "W. Europe Standard Time"), "every day at 02:30, W. Europe time"),
+        # Cron reads as recurrences do, whatever form wrote it.
+        (cron("*/15 * * * *", "UTC"), "every 15 minutes, UTC"),
+        (cron("5 * * * *", "UTC"), "every hour at :05, UTC"),
+        (cron("0 */6 * * *", "UTC"), "every 6 hours at :00, UTC"),
+        (cron("0,30 9 * * 6,0", "UTC"), "weekends at 09:00 and 09:30, UTC"),
+        (cron("15 10 * * 1,3", "UTC"), "every Monday and Wednesday at 10:15, UTC"),
+        (cron("0 6 1,15 * *", "UTC"), "on day 1 and 15 of every month at 06:00, UTC"),
+        (cron("0 6 * 1 *", "UTC"), "At 06:00, only in January, UTC"),  # too intricate to say so: cron's words
         (
             recurrence("day", hours=[4], minutes=[0], end="2027-01-01T00:00:00"),
             "every day at 04:00, UTC, until 2027-01-01 00:00",

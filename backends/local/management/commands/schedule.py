@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from backends import triggers
+from backends import trigger_words, triggers
 from backends.base import BackendErrorBase
 from backends.local.models import LocalSchedule
 from backends.local.scheduler import register_schedule_file
@@ -39,7 +39,7 @@ class Command(BaseCommand):
         engine = get_backend("local")
         mirror_schedule(engine, engine._schedule_info(schedule))
         state = "enabled" if schedule.enabled else "disabled"
-        self.stdout.write(f"schedule {schedule.pk} ({state}): {triggers.describe(schedule.trigger)}")
+        self.stdout.write(f"schedule {schedule.pk} ({state}): {trigger_words.describe(schedule.trigger)}")
 
     def do_list(self, **options):
         now = timezone.now()
@@ -47,7 +47,7 @@ class Command(BaseCommand):
             upcoming = triggers.next_fire_times(s.trigger, now, 1) if s.enabled else []
             nxt = upcoming[0].strftime("%Y-%m-%d %H:%M UTC") if upcoming else "—"
             state = "enabled " if s.enabled else "disabled"
-            self.stdout.write(f"{s.pk:<28} {state} next {nxt:<22} {triggers.describe(s.trigger)}")
+            self.stdout.write(f"{s.pk:<28} {state} next {nxt:<22} {trigger_words.describe(s.trigger)}")
 
     def do_disable(self, name, reason, **options):
         self._switch(name, False, reason)
