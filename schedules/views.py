@@ -197,10 +197,14 @@ def schedule_calendar(request: HttpRequest) -> HttpResponse:
     cells: dict[tuple, dict[Schedule, int]] = defaultdict(lambda: defaultdict(int))
     backend = request.GET.get("backend", "").strip()
     enabled = Schedule.objects.filter(enabled=True)
+    bands = []  # schedules firing more often than hourly: one band each, not a name in every cell
     for schedule in enabled.filter(backend=backend) if backend else enabled:
         try:
             times = triggers.fire_times(schedule.trigger, after=now, until=end, limit=50_000)
         except (KeyError, ValueError):
+            continue
+        if len(times) > 24 * CALENDAR_DAYS:
+            bands.append({"schedule": schedule, "count": len(times)})
             continue
         for when in times:
             local = when.astimezone(zone)
@@ -227,6 +231,7 @@ def schedule_calendar(request: HttpRequest) -> HttpResponse:
         {
             "days": days,
             "rows": rows,
+            "bands": sorted(bands, key=lambda b: b["schedule"].name),
             "zone": zone,
             "busiest": max((c["distinct"] for r in rows for c in r["cells"]), default=0),
             "backend": backend,

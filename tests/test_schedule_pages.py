@@ -115,11 +115,18 @@ def test_a_disabled_schedule_has_no_next_fires(viewer_client, schedules):
     assert response.context["next_fires"] == [] and "the schedule is disabled" in response.content.decode()
 
 
-def test_the_calendar_buckets_the_week_by_hour(viewer_client, schedules):
+def test_the_calendar_buckets_the_week_by_hour_and_shows_a_schedule_firing_more_often_as_one_band(
+    viewer_client, schedules
+):
+    hourly = factories.schedule(name="hourly")  # every hour: a name in each cell
     response = viewer_client.get(reverse("schedules:calendar"))
+
     cells = [c for row in response.context["rows"] for c in row["cells"]]
-    assert sum(c["total"] for c in cells) in range(7 * 24 * 4 - 4, 7 * 24 * 4 + 1)  # only the enabled one
-    assert max(c["total"] for c in cells) == 4
+    assert sum(c["total"] for c in cells) in range(7 * 24 - 1, 7 * 24 + 1)  # the hourly one, cell by cell
+    assert {s.name for c in cells for s, _ in c["shown"]} == {hourly.name}
+    (band,) = response.context["bands"]  # the every-15-minutes one: a band, so the others stay visible
+    assert band["schedule"].name == "quarter" and band["count"] in range(7 * 24 * 4 - 4, 7 * 24 * 4 + 1)
+    assert "every 15 minutes, all week" in response.content.decode()
 
 
 def test_a_manager_disables_one_schedule_through_an_action(
