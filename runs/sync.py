@@ -25,6 +25,7 @@ from backends.base import (
 from backends.registry import get_backend
 from dashboard.models import BackendState
 from dashboard.public import public_message
+from runs.freshness import holds_newer
 from runs.models import STEP_RUN_FIELDS, Pipeline, PipelineRun, PublishedPipeline, RunTag, StepEdge, StepRun
 from schedules.models import Schedule, ScheduleFire
 from schedules.sync import sync_fires, sync_schedules
@@ -215,9 +216,13 @@ def mirror_published(
     }
     if published_by or info.published_by:
         defaults["published_by"] = published_by or info.published_by
-    published, _ = PublishedPipeline.objects.update_or_create(
-        backend=backend.name, external_id=info.id, defaults=defaults
-    )
+    with transaction.atomic():
+        existing = PublishedPipeline.objects.filter(backend=backend.name, external_id=info.id)
+        if holds_newer(existing, "updated_at", info.updated_at):
+            return existing.get()  # read before a change the mirror already holds
+        published, _ = PublishedPipeline.objects.update_or_create(
+            backend=backend.name, external_id=info.id, defaults=defaults
+        )
     return published
 
 
@@ -254,6 +259,9 @@ def mirror_run(backend: Backend, info: RunInfo) -> PipelineRun:
             backend=backend.name, external_id=info.published_pipeline_id
         ).first()
     with transaction.atomic():
+        existing = PipelineRun.objects.filter(backend=backend.name, external_id=info.id)
+        if holds_newer(existing, "backend_updated_at", info.updated_at):
+            return existing.get()  # read before a change the mirror already holds
         run, created = PipelineRun.objects.update_or_create(
             backend=backend.name,
             external_id=info.id,

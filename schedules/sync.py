@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
+
 from backends.base import Backend, ScheduleInfo, Unsupported
 from dashboard.public import public_message
+from runs.freshness import holds_newer
 from runs.models import Pipeline, PipelineRun, PublishedPipeline
 from schedules.models import Schedule, ScheduleFire
 
@@ -31,6 +34,14 @@ def mirror_schedule(backend: Backend, info: ScheduleInfo) -> Schedule:
             .order_by("-created_at")
             .first()
         )
+    with transaction.atomic():
+        existing = Schedule.objects.filter(backend=backend.name, external_id=info.id)
+        if holds_newer(existing, "updated_at", info.updated_at):
+            return existing.get()  # read before a change the mirror already holds
+        return _write_schedule(backend, info, pipeline, published)
+
+
+def _write_schedule(backend: Backend, info: ScheduleInfo, pipeline, published) -> Schedule:
     schedule, _ = Schedule.objects.update_or_create(
         backend=backend.name,
         external_id=info.id,
