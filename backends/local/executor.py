@@ -146,9 +146,11 @@ def refresh_run_status(run_id: str) -> str:
     statuses = list(run.steps.values_list("status", flat=True))
     now = timezone.now()
     if all(S.is_terminal(s) for s in statuses):
-        if S.FAILED in statuses:
+        if run.status == S.CANCEL_REQUESTED:
+            new = S.CANCELED  # the steps it stopped may have failed on their way out
+        elif S.FAILED in statuses:
             new = S.FAILED
-        elif run.status == S.CANCEL_REQUESTED or S.CANCELED in statuses:
+        elif S.CANCELED in statuses:
             new = S.CANCELED
         else:
             new = S.COMPLETED
@@ -241,16 +243,15 @@ def check_heartbeats(now: datetime | None = None) -> None:
 
 def stop_local_steps() -> int:
     """Stop the steps running on this machine (the workers are shutting down). Returns how many."""
-    steps = list(LocalStep.objects.filter(status__in=LIVE, host=HOST))
+    steps = list(LocalStep.objects.filter(status__in=LIVE, host=HOST).select_related("run"))
     for step in steps:
-        if set_step(
-            step.pk,
-            LIVE,
-            status=S.FAILED,
-            error="Runboard stopped while this step ran.",
-            finished_at=timezone.now(),
-        ):
-            syslog(step, "Failed: Runboard stopped while this step ran.")
+        # A cancel asked for before the stop is what ends the step: Canceled, not Failed.
+        if S.CANCEL_REQUESTED in (step.status, step.run.status):
+            status, error = S.CANCELED, "Canceled."
+        else:
+            status, error = S.FAILED, "Runboard stopped while this step ran."
+        if set_step(step.pk, LIVE, status=status, error=error, finished_at=timezone.now()):
+            syslog(step, f"{status}: {error}" if status == S.FAILED else "Canceled (Runboard was stopping).")
         kill_group(step)
     for run_id in {s.run_id for s in steps}:
         advance(run_id)

@@ -70,3 +70,24 @@ def test_stopping_runboard_fails_the_steps_running_here_and_kills_them(orphaned_
     assert process.wait(timeout=5) == -9
     assert LocalStep.objects.get(pk=step.pk).status == RunStatus.FAILED
     assert LocalRun.objects.get(pk=run.pk).status == RunStatus.FAILED
+
+
+def test_a_cancel_asked_for_before_a_stop_ends_the_run_canceled(orphaned_step):
+    run, step, process = orphaned_step
+    LocalRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCEL_REQUESTED)
+    LocalStep.objects.filter(pk=step.pk).update(status=RunStatus.CANCEL_REQUESTED)
+
+    assert executor.stop_local_steps() == 1
+
+    assert process.wait(timeout=5) == -9
+    assert LocalStep.objects.get(pk=step.pk).status == RunStatus.CANCELED
+    assert LocalRun.objects.get(pk=run.pk).status == RunStatus.CANCELED
+
+
+def test_a_run_cancelled_while_a_step_fails_on_its_way_out_ends_canceled(orphaned_step):
+    run, step, process = orphaned_step
+    LocalRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCEL_REQUESTED)
+    executor.finish(step, RunStatus.FAILED, exit_code=143, error="Exit code 143")  # SIGTERM'd by the cancel
+    executor.advance(run.pk)
+
+    assert LocalRun.objects.get(pk=run.pk).status == RunStatus.CANCELED
