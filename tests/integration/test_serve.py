@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,14 +29,18 @@ def free_port() -> int:
 class Stack:
     """A stack of its own in ``folder``: migrated and bootstrapped, then served; its output collected."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
         self.folder = folder
         self.port = free_port()
         keep = ("PATH", "HOME", "LANG", "PYTHONPATH")
-        self.env = {k: v for k, v in os.environ.items() if k in keep} | {
-            "RUNBOARD_VAR_DIR": str(folder),
-            "RUNBOARD_ADMIN_PASSWORD": "admin-pass-123",
-        }
+        self.env = (
+            {k: v for k, v in os.environ.items() if k in keep}
+            | {
+                "RUNBOARD_VAR_DIR": str(folder),
+                "RUNBOARD_ADMIN_PASSWORD": "admin-pass-123",
+            }
+            | (env or {})
+        )
         for command in (["migrate", "--noinput"], ["bootstrap"]):
             subprocess.run(
                 [sys.executable, "manage.py", *command],
@@ -102,16 +109,72 @@ def test_the_first_screen_ends_with_where_to_go_and_how_to_log_in(stack):
     assert code == 0
 
 
-def test_a_part_that_dies_is_named_with_the_end_of_its_log(stack):
-    stack.read_until("Press Ctrl-C to stop.")
-    beat = next(
-        int(line.split("process ")[1].rstrip(")"))
-        for line in stack.lines
-        if line.startswith("serve | beat started")
-    )
+def pid_of(stack: Stack, name: str, *, again: bool = False) -> int:
+    """The process number the output gave for ``name`` (its latest start)."""
+    words = f"serve | {name} started {'again ' if again else ''}(process "
+    found = [int(line.split("process ")[1].split(")")[0]) for line in stack.lines if line.startswith(words)]
+    assert found, f"no {words!r} in:\n" + "\n".join(stack.lines)
+    return found[-1]
 
-    os.killpg(beat, signal.SIGKILL)
-    stack.read_until("stopping everything", timeout=30)
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return answer.status == 200
+    except urllib.error.HTTPError as exc:  # no /healthz: any answer from the web server counts
+        return exc.code < 500
+    except OSError:
+        return False
+
+
+def test_each_part_that_dies_is_started_again_and_the_stack_goes_on(stack):
+    stack.read_until("Press Ctrl-C to stop.")
+    redis = pid_of(stack, "redis")
+    for name in ("worker", "steps", "beat", "web", "redis"):
+        old = redis if name == "redis" else pid_of(stack, name)
+        os.kill(old, signal.SIGKILL)
+        stack.read_until(f"{name} started again (process ", timeout=60)
+        new = pid_of(stack, name, again=True)
+        assert new != old and alive(new)
+        status = json.loads((stack.folder / "serve-status.json").read_text())
+        entry = next(p for p in status["processes"] if p["name"] == name)
+        assert entry == entry | {
+            "state": "running",
+            "pid": new,
+            "restarts": 1,
+            "last_exit": "killed by SIGKILL",
+        }
 
     output = "\n".join(stack.lines)
-    assert "beat exited unexpectedly with code -9" in output and "beat.log" in output
+    assert "beat stopped (killed by SIGKILL)" in output and "beat.log" in output  # named, with its log
+    deadline = time.monotonic() + 60
+    while not answers(stack.port):
+        assert time.monotonic() < deadline, "the web server did not answer after its restart"
+        time.sleep(0.5)
+    assert stack.stop() == 0  # still a stack that stops cleanly
+    assert not (stack.folder / "serve-status.json").exists()
+
+
+def test_a_part_that_keeps_dying_at_its_start_stops_everything_saying_why(tmp_path):
+    stack = Stack(tmp_path / "var", env={"RUNBOARD_RESTART_LIMIT": "2"})
+    try:
+        stack.read_until("Press Ctrl-C to stop.")
+        os.kill(pid_of(stack, "beat"), signal.SIGKILL)
+        stack.read_until("beat started again", timeout=30)  # after 1 s
+        os.kill(pid_of(stack, "beat", again=True), signal.SIGKILL)
+        stack.read_until("beat started again", timeout=30)  # after 2 s
+        os.kill(pid_of(stack, "beat", again=True), signal.SIGKILL)  # the third death in a row: a crash loop
+        stack.read_until("stopping everything", timeout=60)
+    finally:
+        code = stack.stop()
+    output = "\n".join(stack.lines)
+    assert "beat stopped 3 times in a row within seconds of its start: giving up" in output
+    assert code == 1

@@ -1,7 +1,8 @@
 """`manage.py serve` (what `make run` ends with): Redis, two Celery workers, beat and gunicorn, as one process.
 
-Each child runs in its own process group, so Ctrl-C reaches only this supervisor, which then stops the children
-in order: web, beat and workers first, then the local pipeline steps, then Redis, which the others need to shut
+A child that dies is started again, after a back-off, and the pages' header says so (dashboard/supervision.py);
+only a child that keeps dying right after its start makes the supervisor give up and stop everything. Each child
+runs in its own process group, so Ctrl-C reaches only this supervisor, which then stops the children in order: web, beat and workers first, then the local pipeline steps, then Redis, which the others need to shut
 down cleanly. Each child writes to its own log in var/log/ (the previous run's is kept as NAME.log.1), so that
 what the terminal shows ends with where to go and how to log in; a child that dies has its last lines shown.
 """
@@ -17,7 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -28,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from dashboard.env import env_int
 from dashboard.management.commands.bootstrap import ADMIN_USERNAME, admin_password_file
 from dashboard.redis_server import EmbeddedRedis
+from dashboard.supervision import ProcessState, Restarts, describe_exit, now_iso, remove_status, write_status
 
 STOP_GRACE_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
@@ -61,6 +63,15 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    argv: list[str]
+    env: dict[str, str]
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: Restarts = field(default_factory=Restarts)
+    due_at: float | None = None  # when it is to be started again, while it is down
+    state: ProcessState = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state = ProcessState(self.name, pid=self.process.pid)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -85,6 +96,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, port: int, **options: Any) -> None:
         self.children: list[Child] = []
         self.redis: EmbeddedRedis | None = None
+        self.redis_restarts = Restarts()
         self.output_lock = threading.Lock()
         self.stopping = threading.Event()
         self.hurry = threading.Event()  # a second Ctrl-C: skip the grace period
@@ -120,7 +132,14 @@ class Command(BaseCommand):
                 return self.with_last_lines(f"redis: {exc}", log_path("redis"))
             finally:
                 log.close()
-            self.say(f"redis {'started' if self.redis.started_by_us else 'already running'} at {url}")
+            self.redis_started_at = time.monotonic()
+            self.redis_state = ProcessState(
+                "redis", pid=self.redis.process.pid if self.redis.process else None
+            )
+            if self.redis.started_by_us:
+                self.say(f"redis started (process {self.redis.process.pid}) at {url}")
+            else:
+                self.say(f"redis already running at {url}")
         else:
             url = settings.REDIS_URL
         env["REDIS_URL"] = url
@@ -160,8 +179,15 @@ class Command(BaseCommand):
         return ""
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        with open_log(name) as log:
-            process = subprocess.Popen(
+        process = self.popen(name, argv, env, fresh_log=True)
+        self.children.append(Child(name, process, log_path(name), argv, env))
+        self.say(f"{name} started (process {process.pid})")
+        self.write_status()
+
+    def popen(self, name: str, argv: list[str], env: dict[str, str], *, fresh_log: bool) -> subprocess.Popen:
+        log = open_log(name) if fresh_log else log_path(name).open("ab")
+        with log:
+            return subprocess.Popen(
                 argv,
                 cwd=settings.BASE_DIR,
                 env=env,
@@ -170,8 +196,6 @@ class Command(BaseCommand):
                 stderr=subprocess.STDOUT,
                 process_group=0,
             )
-        self.children.append(Child(name, process, log_path(name)))
-        self.say(f"{name} started (process {process.pid})")
 
     def with_last_lines(self, message: str, log: Path) -> str:
         """``message``, with the last lines the child wrote, for a child that died."""
@@ -202,10 +226,82 @@ class Command(BaseCommand):
     # --- running -------------------------------------------------------------------------------
 
     def supervise(self) -> str:
-        while not self.stopping.wait(0.5):
-            if failure := self.dead_child():
+        """Start again what dies, after its back-off; returns why it gave up, or "" when told to stop."""
+        while not self.stopping.wait(0.25):
+            for child in self.children:
+                if child.due_at is None and not child.alive():
+                    if failure := self.on_death(child):
+                        return failure
+                elif child.due_at is not None and time.monotonic() >= child.due_at:
+                    self.restart(child)
+            if failure := self.redis_died():
                 return failure
         return ""
+
+    def on_death(self, child: Child) -> str:
+        ran_for = time.monotonic() - child.started_at
+        how = describe_exit(child.process.returncode)
+        child.kill_group()  # what it left behind: gunicorn's workers still hold the port, say
+        delay = child.restarts.after_death(ran_for)
+        message = self.with_last_lines(f"{child.name} stopped ({how}) after {ran_for:.0f} s", child.log)
+        if delay is None:
+            return (
+                f"{message}\n{child.name} stopped {child.restarts.in_a_row} times in a row within seconds of "
+                "its start: giving up"
+            )
+        self.say(f"{message}\nstarting {child.name} again in {delay:.0f} s", style=self.style.WARNING)
+        child.due_at = time.monotonic() + delay
+        child.state.state, child.state.last_exit, child.state.last_exit_at = "restarting", how, now_iso()
+        self.write_status()
+        return ""
+
+    def restart(self, child: Child) -> None:
+        child.process = self.popen(child.name, child.argv, child.env, fresh_log=False)
+        child.started_at, child.due_at = time.monotonic(), None
+        child.state.pid, child.state.state = child.process.pid, "running"
+        child.state.restarts = child.restarts.total
+        self.write_status()
+        self.say(f"{child.name} started again (process {child.process.pid})", style=self.style.SUCCESS)
+
+    def redis_died(self) -> str:
+        """The embedded Redis, started again at once on its own socket: every other part waits for it."""
+        if not (self.redis and self.redis.process and self.redis.process.poll() is not None):
+            return ""
+        how = describe_exit(self.redis.process.returncode)
+        ran_for = time.monotonic() - self.redis_started_at
+        delay = self.redis_restarts.after_death(ran_for)
+        if delay is None:
+            return f"redis stopped ({how}) {self.redis_restarts.in_a_row} times in a row: giving up"
+        self.say(f"redis stopped ({how}): starting it again", style=self.style.WARNING)
+        self.redis_state.state, self.redis_state.last_exit, self.redis_state.last_exit_at = (
+            "restarting",
+            how,
+            now_iso(),
+        )
+        self.write_status()
+        if self.stopping.wait(delay):
+            return ""
+        with log_path("redis").open("ab") as log:
+            self.redis.stdout = log
+            try:
+                self.redis.start()
+            except RuntimeError as exc:
+                return self.with_last_lines(f"redis could not be started again: {exc}", log_path("redis"))
+        self.redis_started_at = time.monotonic()
+        self.redis_state.pid, self.redis_state.state = self.redis.process.pid, "running"
+        self.redis_state.restarts = self.redis_restarts.total
+        self.write_status()
+        self.say(f"redis started again (process {self.redis.process.pid})", style=self.style.SUCCESS)
+        return ""
+
+    def write_status(self) -> None:
+        states = [c.state for c in self.children]
+        if self.redis and self.redis.started_by_us:
+            states.append(self.redis_state)
+        try:
+            write_status(states)
+        except OSError as exc:
+            self.say(f"could not write the status file: {exc}")
 
     def dead_child(self) -> str:
         for child in self.children:
@@ -229,6 +325,7 @@ class Command(BaseCommand):
     def stop_all(self) -> None:
         self.stopping.set()
         settings.SERVE_URL_FILE.unlink(missing_ok=True)
+        remove_status()
         if self.signal_name:
             self.say(f"{self.signal_name}: stopping everything (Ctrl-C again to kill at once)")
         for child in self.children:
