@@ -85,7 +85,7 @@ def test_a_cancel_asked_for_before_a_stop_ends_the_run_canceled(orphaned_step):
 
 
 def test_a_run_cancelled_while_a_step_fails_on_its_way_out_ends_canceled(orphaned_step):
-    run, step, process = orphaned_step
+    run, step, _ = orphaned_step
     LocalRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCEL_REQUESTED)
     executor.finish(step, RunStatus.FAILED, exit_code=143, error="Exit code 143")  # SIGTERM'd by the cancel
     executor.advance(run.pk)
