@@ -16,9 +16,13 @@ def test_the_header_says_a_part_is_restarting(viewer_client, settings, tmp_path)
     assert "stack-notice" not in viewer_client.get("/runs/").content.decode()
 
     when = datetime.now(UTC).isoformat()
-    write_status([ProcessState("steps", state="restarting", last_exit="killed by SIGKILL", last_exit_at=when)])
+    write_status(
+        [ProcessState("steps", state="restarting", last_exit="killed by SIGKILL", last_exit_at=when)]
+    )
     page = viewer_client.get("/runs/").content.decode()
     assert "steps stopped (killed by SIGKILL): restarting" in page
 
     write_status([ProcessState("steps", restarts=1, last_exit="killed by SIGKILL", last_exit_at=when)])
-    assert "steps restarted after it stopped (killed by SIGKILL)" in viewer_client.get("/runs/").content.decode()
+    assert (
+        "steps restarted after it stopped (killed by SIGKILL)" in viewer_client.get("/runs/").content.decode()
+    )
