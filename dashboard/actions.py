@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backends.base import BackendError, BackendUnavailable
-from dashboard.models import Action
+from dashboard.models import NOT_SENT_PREFIX, Action
 from dashboard.public import public_message
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ MAX_ATTEMPTS = 5
 PENDING_TOO_LONG = timedelta(seconds=60)
 # A running action older than this lost its worker: the task's hard time limit is shorter.
 RUNNING_TOO_LONG = timedelta(minutes=5)
+REQUEUE_BATCH = 1000  # a pass's share; the next pass takes the rest
 HANDLERS: dict[str, str] = {
     Action.Kind.CANCEL_RUN: "runs.actions.perform_cancel",
     Action.Kind.RESUBMIT_RUN: "runs.actions.perform_resubmit",
@@ -126,10 +127,21 @@ def attach_unfinished(target_type: str, targets: Iterable) -> None:
             target.pending_action = action  # the latest wins
 
 
-def _enqueue(action_id: int, countdown: int = 0) -> None:
+NOT_SENT = f"{NOT_SENT_PREFIX} (Redis) did not answer; this action is sent to the workers when it does."
+
+
+def _enqueue(action_id: int, countdown: int = 0) -> bool:
+    """Send the action's task, giving up after the queue's timeout: the action stays pending, says why, and
+    ``requeue_stale_actions`` sends it when the queue answers again. Never an error for the request."""
     from dashboard.tasks import execute_action
 
-    execute_action.apply_async((action_id,), countdown=countdown)
+    try:
+        execute_action.apply_async((action_id,), countdown=countdown, retry=False)
+    except Exception as exc:  # kombu's OperationalError, redis-py's timeouts, a refused connection
+        log.warning("action %s not sent, the task queue did not answer: %r", action_id, exc)
+        Action.objects.filter(pk=action_id, status=Action.Status.PENDING).update(error=NOT_SENT)
+        return False
+    return True
 
 
 def _claim(action_id: int) -> Action | None:
@@ -212,10 +224,14 @@ def requeue_stale_actions(now: datetime | None = None) -> list[int]:
     lost = Action.objects.filter(status=Action.Status.PENDING).filter(
         Q(next_attempt_at__isnull=True, requested_at__lt=now - PENDING_TOO_LONG)
         | Q(next_attempt_at__lt=now - PENDING_TOO_LONG)
+        | Q(error=NOT_SENT)  # never sent: as soon as the queue answers
     )
-    ids = list(lost.values_list("pk", flat=True))
-    for pk in ids:
-        _enqueue(pk)
-    if ids:
-        log.warning("re-enqueued %d lost action%s: %s", len(ids), "" if len(ids) == 1 else "s", ids)
-    return ids
+    sent = []
+    for pk in lost.order_by("requested_at", "id").values_list("pk", flat=True)[:REQUEUE_BATCH]:
+        if not _enqueue(pk):
+            break  # the queue is down: the next pass tries again
+        sent.append(pk)
+    Action.objects.filter(pk__in=sent, error=NOT_SENT).update(error="")
+    if sent:
+        log.warning("re-enqueued %d lost action%s: %s", len(sent), "" if len(sent) == 1 else "s", sent)
+    return sent

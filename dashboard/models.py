@@ -33,6 +33,7 @@ class BackendState(models.Model):
         return frozenset(cls.objects.filter(healthy=False).values_list("name", flat=True))
 
 
+NOT_SENT_PREFIX = "Queued: the task queue"  # the note dashboard.actions leaves on an action not sent
 UNDER_WAY = {
     "cancel_run": "Cancelling…",
     "resubmit_run": "Resubmitting…",
@@ -106,5 +107,11 @@ class Action(models.Model):
 
     @property
     def under_way(self) -> str:
-        """What a page shows of its target while it is under way: "Disabling…", "Cancelling…"."""
-        return UNDER_WAY.get(self.kind, f"{self.get_kind_display()}…")
+        """What a page shows of its target while it is under way: "Disabling…", "Cancelling…"; "(queued)" while
+        the task queue has not taken it yet (Redis did not answer)."""
+        label = UNDER_WAY.get(self.kind, f"{self.get_kind_display()}…")
+        return f"{label} (queued)" if self.waits_for_queue else label
+
+    @property
+    def waits_for_queue(self) -> bool:
+        return self.status == self.Status.PENDING and self.error.startswith(NOT_SENT_PREFIX)

@@ -149,13 +149,21 @@ CELERY_TASK_DEFAULT_QUEUE = "runboard"
 CELERY_TASK_ROUTES = {"backends.local.tasks.run_step": {"queue": "steps"}}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A Redis that does not answer (frozen, gone) costs a request this many seconds at most: what it was to send
+# stays recorded (an action stays pending) and is sent again when Redis is back.
+QUEUE_TIMEOUT_SECONDS = env_int("RUNBOARD_QUEUE_TIMEOUT", 5)
+CELERY_BROKER_CONNECTION_TIMEOUT = QUEUE_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": QUEUE_TIMEOUT_SECONDS,
+    "socket_connect_timeout": QUEUE_TIMEOUT_SECONDS,
+}
 CELERY_TIMEZONE = "UTC"
 SYNC_INTERVAL_SECONDS = env_int("RUNBOARD_SYNC_INTERVAL", 2)
 CELERY_BEAT_SCHEDULE = {
     "sync-backends": {"task": "runs.tasks.sync_all_backends", "schedule": float(SYNC_INTERVAL_SECONDS)},
     "local-engine-heartbeats": {"task": "backends.local.tasks.check_heartbeats", "schedule": 5.0},
-    "requeue-stale-actions": {"task": "dashboard.tasks.requeue_stale_actions", "schedule": 30.0},
+    "requeue-stale-actions": {"task": "dashboard.tasks.requeue_stale_actions", "schedule": 15.0},
     "local-engine-schedules": {
         "task": "backends.local.tasks.fire_schedules",
         "schedule": float(env_int("RUNBOARD_SCHEDULE_TICK", 10)),

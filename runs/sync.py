@@ -52,7 +52,8 @@ class SyncResult:
 
 
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    timeout = settings.QUEUE_TIMEOUT_SECONDS
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 @contextmanager
