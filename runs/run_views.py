@@ -1,7 +1,7 @@
 """A run's page and the actions on it.
 
 They read the mirror; only downloading the definition reaches a backend. Actions are requested here and
-carried out by tasks. The step graph's structure and its statuses are separate responses (runs/graph.py).
+carried out by tasks. The step graph's structure and its statuses are separate responses (runs/graph/).
 """
 
 from __future__ import annotations
