@@ -111,7 +111,7 @@ def _graph_context(run: PipelineRun, steps: dict) -> dict:
     groups = structure.groups
     return {
         "graph_svg": graph.render_graph(
-            layout, shown, steps["by_id"], steps["step_url"], steps["expand_url"]
+            layout, shown, steps["by_id"], steps["step_url"].log_page, steps["expand_url"]
         ),
         "status_svg": status_svg,
         "seen": graph.status_digest(status_svg),

@@ -166,8 +166,9 @@ def test_the_page_draws_every_step_as_a_node_that_opens_its_log(viewer_client):
     page = viewer_client.get(run.get_absolute_url()).content.decode()
 
     assert svg_nodes(page) == steps
-    shard_log = reverse("runs:step_log", args=[run.pk, "shard_000", "stdout"])
-    assert f'href="{shard_log}" data-node="shard_000"' in page
+    # A node opens the step's logs, on the one worth reading (for a failed step, the one with its error).
+    shard_logs = reverse("runs:step_logs", args=[run.pk, "shard_000"])
+    assert f'href="{shard_logs}" data-node="shard_000"' in page
     assert "parts → parts" in page and "result → shard_000" in page
     assert (
         'class="graph-st ok" data-node="merge"' in page

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from django.utils.safestring import SafeString, mark_safe
 
-from runs.graph.layout import svg_number
+from runs.graph.layout import fit_text, svg_number
 from runs.graph.status import CLASS_OF, group_summary, status_counts
-from runs.graph.svg import fit_text, group_title, step_name
+from runs.graph.svg import group_title, step_name
 from runs.graph.view import VisibleGraph
 
 if TYPE_CHECKING:

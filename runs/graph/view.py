@@ -98,7 +98,7 @@ class VisibleGraph:
         shape = [
             LAYOUT_VERSION,
             [[n.key, list(n.members) if n.is_group else None] for n in self.nodes],
-            [[link.source, link.target] for link in self.links],
+            [[link.source, link.target, link.label] for link in self.links],
         ]
         return hashlib.sha1(json.dumps(shape, separators=(",", ":")).encode()).hexdigest()[:20]
 
