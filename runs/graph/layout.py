@@ -196,19 +196,37 @@ def place_labels(links: Sequence[Link], routes: Sequence[list[tuple[float, float
             below = points[-2][1] < y1
         y = y_line + LABEL_GAP if below else y_line - LABEL_GAP - h
         wanted.append((i, [x, y, w, h], below))
-    placed: list[tuple[int, Box]] = []
     # In reading order; each label that would overlap one already placed moves away from its line past it.
+    # Placed labels are found through a grid of cells, so a graph of thousands of edges costs no more per label.
+    grid: dict[tuple[int, int], list[Box]] = {}
+    boxes: list[Box] = [[]] * len(links)
     for i, box, below in sorted(wanted, key=lambda item: (item[1][0], item[1][1])):
-        for _ in range(len(placed) + 1):
-            clash = next((other for _, other in placed if _overlap(box, other)), None)
+        for _ in range(len(wanted)):
+            clash = next((other for other in _near(grid, box) if _overlap(box, other)), None)
             if clash is None:
                 break
             box[1] = clash[1] + clash[3] + 2 if below else clash[1] - box[3] - 2
-        placed.append((i, box))
-    boxes: list[Box] = [[]] * len(links)
-    for i, box in placed:
-        boxes[i] = [_r(v) for v in box]
+        box = [_r(v) for v in box]
+        for cell in _cells(box):
+            grid.setdefault(cell, []).append(box)
+        boxes[i] = box
     return boxes
+
+
+GRID = 64  # px: a cell of the grid that finds labels near a place
+
+
+def _cells(box: Box) -> list[tuple[int, int]]:
+    x, y, w, h = box
+    return [
+        (cx, cy)
+        for cx in range(int(x // GRID), int((x + w) // GRID) + 1)
+        for cy in range(int(y // GRID), int((y + h) // GRID) + 1)
+    ]
+
+
+def _near(grid: dict[tuple[int, int], list[Box]], box: Box) -> list[Box]:
+    return [other for cell in _cells(box) for other in grid.get(cell, ())]
 
 
 def _overlap(a: Box, b: Box) -> bool:
