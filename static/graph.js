@@ -15,8 +15,9 @@
 
 // Zoom and pan of the step graph, by its viewBox. The graph is two drawings, one over the other: the statuses
 // (#graph-status, swapped anew by its poll) under the structure (svg.graph, drawn once). Both get the same size
-// and the same viewBox, so the boxes stay over their fills. The graph is drawn to fit the frame's width (never
-// above its natural size), as tall as that makes it, up to twice the window's height; "Fit" shows it whole.
+// and the same viewBox, so the boxes stay over their fills. The drawing takes the frame's width and shows the
+// graph fitted to that width (never above its natural size), as tall as that makes it up to twice the window's
+// height; a taller graph shows its top part, and "Fit" shows it whole.
 // Sizes are set as SVG attributes, not style: the content security policy allows no inline style.
 (function () {
   var MAX_ZOOM = 8;  // times the natural size
@@ -26,12 +27,12 @@
   function Graph(frame) {
     this.frame = frame;
     this.svg = frame.querySelector("svg.graph");
-    this.canvas = frame.querySelector(".graph-canvas");
     var box = this.svg.viewBox.baseVal;
-    this.full = { x: 0, y: 0, w: box.width, h: box.height };
-    this.view = null;  // what the viewBox shows, in the drawing's units; null: the whole graph (fitted)
+    this.full = { w: box.width, h: box.height };  // the graph, in the drawing's units
+    this.view = null;  // what the viewBox shows, in the drawing's units; null: the graph fitted to the width
     this.size = { w: box.width, h: box.height };  // the drawing's size on the page, in px
-    this.scale = 1;  // px per unit of the drawing in the fitted view
+    this.widthScale = 1;  // px per unit with the graph's width fitted to the frame's
+    this.fitScale = 1;  // px per unit with the whole graph in the drawing
     frame.classList.add("is-zoomable");
     var zoom = frame.querySelector(".graph-zoom");
     if (zoom) zoom.hidden = false;
@@ -40,30 +41,32 @@
   }
 
   Graph.prototype.layout = function () {
-    // The drawing takes the frame's whole width, and the height the graph needs at the scale that fits it
-    // (never above its natural size, never taller than twice the window): the graph's own width may be less.
     var room = Math.max(1, this.frame.clientWidth);
-    var scale = Math.min(1, room / this.full.w);
     var tallest = Math.max(320, 2 * window.innerHeight);
-    if (this.full.h * scale > tallest) scale = tallest / this.full.h;
-    this.scale = scale;
-    this.size = { w: room, h: Math.max(1, Math.round(this.full.h * scale)) };
+    this.widthScale = Math.min(1, room / this.full.w);
+    this.size = { w: room, h: Math.max(1, Math.min(tallest, Math.round(this.full.h * this.widthScale))) };
+    this.fitScale = Math.min(this.widthScale, this.size.h / this.full.h);
     this.svg.setAttribute("width", this.size.w);
     this.svg.setAttribute("height", this.size.h);
     if (this.view) this.view = this.clamp(this.view);
     this.apply();
   };
 
-  // The whole graph at the fitting scale, from the top left corner; the view's shape is the drawing's.
+  // A view from the top left corner at ``scale`` px per unit; its shape is the drawing's.
+  Graph.prototype.at = function (scale) {
+    return { x: 0, y: 0, w: this.size.w / scale, h: this.size.h / scale };
+  };
+
+  // The whole graph: the most a reader can zoom out.
   Graph.prototype.fitted = function () {
-    return { x: 0, y: 0, w: this.size.w / this.scale, h: this.size.h / this.scale };
+    return this.at(this.fitScale);
   };
 
   Graph.prototype.current = function () {
-    return this.view || this.fitted();
+    return this.view || this.at(this.widthScale);
   };
 
-  // Keep the view on the graph, between the fitted view and MAX_ZOOM times the graph's natural size.
+  // Keep the view on the graph, between the whole graph and MAX_ZOOM times the graph's natural size.
   Graph.prototype.clamp = function (v) {
     var fit = this.fitted();
     var w = Math.min(fit.w, Math.max(this.size.w / MAX_ZOOM, v.w));
@@ -94,12 +97,12 @@
     var gy = v.y + py * v.h / this.size.h;
     var w = v.w / factor;
     var next = this.clamp({ x: gx - (gx - v.x) / factor, y: gy - (gy - v.y) / factor, w: w, h: w * v.h / v.w });
-    this.view = next.w >= this.fitted().w ? null : next;
+    this.view = next;
     this.apply();
   };
 
   Graph.prototype.fit = function () {
-    this.view = null;
+    this.view = this.fitted();
     this.apply();
   };
 
@@ -152,7 +155,7 @@
       var next = self.clamp({
         x: v.x - dx * v.w / self.size.w, y: v.y - dy * v.h / self.size.h, w: v.w, h: v.h
       });
-      self.view = next.w >= self.fitted().w ? null : next;
+      self.view = next;
       self.apply();
     });
     function release(event) {

@@ -191,6 +191,29 @@ def test_a_narrow_window_draws_the_graph_smaller_not_wider_than_its_box(page, li
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 700
 
 
+def test_a_graph_taller_than_two_windows_opens_at_the_frames_width_and_fit_shows_it_whole(
+    page, live_server, viewer
+):
+    steps, edges = fan_out(247)
+    run = graph_run(steps, edges)
+    log_in(page, live_server, "viewer", "viewer-pass-123")
+    page.goto(f"{live_server.url}{run.get_absolute_url()}?expand=all")
+    expect(page.locator(".graph-frame.is-zoomable")).to_be_visible()
+
+    frame, svg = boxes(page, ".graph-frame")[0], boxes(page, "svg.graph")[0]
+    assert svg["width"] <= frame["width"] and svg["height"] <= 2 * 860
+    x, y, _, h = view_box(page)
+    assert (x, y) == (0, 0) and h < 14_000  # the top of the graph, at a scale that reads
+    top = boxes(page, 'svg.graph a.graph-node[data-node="shard_000"] .graph-box')[0]
+    assert inside(top, svg) and top["height"] >= 40
+
+    page.get_by_role("button", name="Fit").click()
+    whole = view_box(page)
+    nodes = boxes(page, "svg.graph a.graph-node .graph-box")
+    assert len(nodes) == 250 and all(inside(n, svg) for n in nodes)
+    assert whole[3] > h
+
+
 def test_zoom_buttons_change_the_view_box_and_fit_shows_the_whole_graph_again(page, live_server, viewer):
     run = fan_out_example()
     open_graph(page, live_server, run)
