@@ -412,4 +412,6 @@ def test_a_viewer_may_read_the_graph_and_a_stranger_may_not(viewer_client, stran
     run = graph_run(["a"], [])
     assert stranger_client.get(run.get_absolute_url()).status_code == 403
     assert stranger_client.get(reverse("runs:definition", args=[run.pk])).status_code == 403
+    assert stranger_client.get(reverse("runs:step_logs", args=[run.pk, "a"])).status_code == 403
     assert viewer_client.get(run.get_absolute_url()).status_code == 200
+    assert viewer_client.get(reverse("runs:step_logs", args=[run.pk, "a"])).status_code == 302
