@@ -12,7 +12,7 @@ before a byte offset, ``?after=`` the window after one. Without JavaScript the s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -105,6 +105,30 @@ class LogRequest:
             for name, location in self.step.outputs.items()
         ]
 
+    def tabs(self, current_size: int | None = None) -> list[tuple[str, str, str]]:
+        """(name, URL, size in words or "") of each of the step's logs, for the tabs above the log.
+
+        The shown log's size is known; each other log's costs one read of no bytes (a size and nothing else).
+        Given no size, the tabs say none: a page showing why the log could not be read reads no other.
+        """
+        tabs = []
+        for name in self.step.log_names:
+            size: int | None = None
+            if name == self.name:
+                size = current_size
+            elif current_size is not None:
+                try:
+                    size = (
+                        StepLog(self.log.backend, self.run.external_id, self.step.external_id, name)
+                        .stat()
+                        .size
+                    )
+                except BackendErrorBase:
+                    size = None  # the tab still leads to the log, whose page says what went wrong
+            url = reverse("runs:step_log", args=[self.run.pk, self.step.node_id, name])
+            tabs.append((name, url, "" if size is None else human_size(size)))
+        return tabs
+
     def __getitem__(self, key: str) -> int | None:
         return self.values[key]
 
@@ -126,6 +150,7 @@ class LogRequest:
             "carry": self.carry,
             "q": self.query,
             "case_sensitive": self.case_sensitive,
+            "log_tabs": self.tabs(),
             "outputs": self.outputs(),
             "snapshot_url": (
                 reverse("runs:step_snapshot", args=[self.run.pk, self.step.node_id])
@@ -137,6 +162,32 @@ class LogRequest:
 
 
 # --- a step's log ---------------------------------------------------------------------------
+
+
+@require_GET
+@roles.require(roles.READ)
+def step_logs(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
+    """A step's logs: the one that says most about the step. What a step's box in the graph opens."""
+    run = get_run(pk)
+    step = get_object_or_404(StepRun, run=run, node_id=node_id)
+    name = log_worth_reading(
+        step, lambda log: StepLog(get_backend(run.backend), run.external_id, step.external_id, log)
+    )
+    return HttpResponseRedirect(reverse("runs:step_log", args=[pk, node_id, name]))
+
+
+def log_worth_reading(step: StepRun, open_log: Callable[[str], StepLog]) -> str:
+    """The log that holds a failed step's error (stderr, unless the step wrote nothing there: then stdout), else
+    the step's first log. A failed step's stderr costs one read of no bytes, to learn its size."""
+    names = step.log_names
+    fallback = "stdout" if "stdout" in names else step.default_log
+    if step.status not in (RunStatus.FAILED, RunStatus.NOT_RESPONDING) or "stderr" not in names:
+        return step.default_log
+    try:
+        size = open_log("stderr").stat().size
+    except BackendErrorBase:
+        return "stderr"  # unreadable now: its page says why, and the error is most likely there
+    return "stderr" if size else fallback
 
 
 @require_GET
@@ -216,6 +267,7 @@ def _page(request: HttpRequest, lr: LogRequest) -> HttpResponse:
         request,
         "runs/step_log.html",
         lr.context(
+            log_tabs=lr.tabs(size),
             window=window,
             size=size,
             size_text=human_size(size),
@@ -418,6 +470,7 @@ def step_log_line(request: HttpRequest, pk: int, node_id: str, name: str, offset
         request,
         "runs/step_log.html",
         lr.context(
+            log_tabs=lr.tabs(size),
             whole_line=True,
             line_html=html,
             line_number=number,

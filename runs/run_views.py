@@ -1,7 +1,7 @@
 """A run's page and the actions on it.
 
 They read the mirror; only downloading the definition reaches a backend. Actions are requested here and
-carried out by tasks. The step graph's structure and its statuses are separate responses (runs/graph.py).
+carried out by tasks. The step graph's structure and its statuses are separate responses (runs/graph/).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def _graph_context(run: PipelineRun, steps: dict) -> dict:
     groups = structure.groups
     return {
         "graph_svg": graph.render_graph(
-            layout, shown, steps["by_id"], steps["step_url"], steps["expand_url"]
+            layout, shown, steps["by_id"], steps["step_url"].log_page, steps["expand_url"]
         ),
         "status_svg": status_svg,
         "seen": graph.status_digest(status_svg),

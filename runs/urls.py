@@ -27,6 +27,7 @@ urlpatterns = [
         name="step_log_download",
     ),
     path("runs/<id:pk>/steps/<str:node_id>/logs/<path:name>/", log_views.step_log, name="step_log"),
+    path("runs/<id:pk>/steps/<str:node_id>/logs/", log_views.step_logs, name="step_logs"),
     # a step's files: an output, its code snapshot; a folder's link ends in a slash, a file's does not
     path(
         "runs/<id:pk>/steps/<str:node_id>/outputs/<str:name>/",

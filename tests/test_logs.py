@@ -609,8 +609,21 @@ def test_stdout_stderr_and_the_system_log_are_tabs(viewer_client, engine_step):
         reverse("runs:step_log", args=[engine_step.run.pk, "write", "system"])
     ).content.decode()
     tabs = re.search(r'<nav class="tabs">(.*?)</nav>', page, re.S).group(1)
-    assert re.findall(r">(\w+)</a>", tabs) == ["stdout", "stderr", "system"]
-    assert 'aria-current="page">system</a>' in tabs and "started: pid 4242</div>" in page
+    assert re.findall(r">(\w+) <span", tabs) == ["stdout", "stderr", "system"]
+    assert 'aria-current="page">system <span' in tabs and "started: pid 4242</div>" in page
+
+
+@pytest.mark.django_db
+def test_each_log_tab_says_how_big_its_log_is(viewer_client, engine_step):
+    engine_step.write(b"x" * 2150)
+    step = LocalStep.objects.get(run_id=engine_step.run.external_id, node_id="write")
+    executor.log_path(step, "stderr").write_bytes(b"Traceback: boom\n")
+
+    page = viewer_client.get(engine_step.url).content.decode()
+
+    tabs = re.search(r'<nav class="tabs">(.*?)</nav>', page, re.S).group(1)
+    shown = [re.sub(r"<[^>]+>", "", tab) for tab in re.findall(r"<a [^>]*>(.*?)</a>", tabs)]
+    assert shown[:2] == ["stdout · 2.1 KB", "stderr · 16 bytes"]
 
 
 @pytest.mark.django_db
@@ -651,3 +664,43 @@ def test_an_empty_log_says_why_it_is_empty(viewer_client, engine_step):
 
     running = viewer_client.get(engine_step.url).content.decode()
     assert "Nothing written to stdout yet" in running
+
+
+def fail(engine_step, stderr: bytes) -> None:
+    step = LocalStep.objects.get(run_id=engine_step.run.external_id, node_id="write")
+    executor.log_path(step, "stderr").write_bytes(stderr)
+    LocalStep.objects.filter(pk=step.pk).update(status=RunStatus.FAILED)
+    sync_run("local", engine_step.run.external_id)
+
+
+@pytest.mark.django_db
+def test_a_failed_steps_logs_open_on_its_stderr_when_it_wrote_there(viewer_client, engine_step):
+    engine_step.write(b"working\n")
+    fail(engine_step, b"Traceback (most recent call last):\nValueError: bad shard\n")
+
+    response = viewer_client.get(reverse("runs:step_logs", args=[engine_step.run.pk, "write"]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("runs:step_log", args=[engine_step.run.pk, "write", "stderr"])
+
+
+@pytest.mark.django_db
+def test_a_failed_steps_logs_open_on_its_stdout_when_its_stderr_is_empty(viewer_client, engine_step):
+    engine_step.write(b"ERROR: bad shard\n")
+    fail(engine_step, b"")
+
+    response = viewer_client.get(reverse("runs:step_logs", args=[engine_step.run.pk, "write"]))
+
+    assert response["Location"] == reverse("runs:step_log", args=[engine_step.run.pk, "write", "stdout"])
+
+
+@pytest.mark.django_db
+def test_a_steps_logs_open_on_its_first_log_unless_it_failed(viewer_client, engine_step):
+    step = LocalStep.objects.get(run_id=engine_step.run.external_id, node_id="write")
+    executor.log_path(step, "stderr").write_bytes(b"a warning\n")
+    engine_step.finish()
+
+    response = viewer_client.get(reverse("runs:step_logs", args=[engine_step.run.pk, "write"]))
+
+    assert response["Location"] == reverse("runs:step_log", args=[engine_step.run.pk, "write", "stdout"])
+    assert viewer_client.get(reverse("runs:step_logs", args=[engine_step.run.pk, "ghost"])).status_code == 404

@@ -16,10 +16,12 @@ from backends.base import Backend, BackendUnavailable, RunStatus
 from backends.local.engine import submit_spec
 from backends.local.spec import load_pipeline
 from runs import graph
+from runs.graph import stored as graph_stored
 from runs.models import PipelineRun, StepRun
 from runs.run_views import run_graph_status
 from runs.sync import sync_run
 from tests import factories
+from tests.graph_shapes import NESTED_EDGES, NESTED_STEPS, fan_out
 from tests.integration.helpers import PIPELINES
 
 pytestmark = pytest.mark.django_db
@@ -55,15 +57,6 @@ def graph_run(
     return factories.run(status=status, created_at=now, steps=infos, edges=edges, **fields)
 
 
-def fan_out(width: int, prefix: str = "shard") -> tuple[list[str], list[tuple[str, str, str, str]]]:
-    """split → width shards → merge → report: the shape of examples/fan-out, wider."""
-    shards = [f"{prefix}_{i:03d}" for i in range(width)]
-    edges = [("split", "parts", s, "parts") for s in shards]
-    edges += [(s, "result", "merge", s) for s in shards]
-    edges.append(("merge", "merged", "report", "folder"))
-    return ["split", *shards, "merge", "report"], edges
-
-
 @pytest.fixture(autouse=True)
 def empty_cache():
     cache.clear()
@@ -83,140 +76,7 @@ def svg_nodes(page: str) -> list[str]:
     return re.findall(r'<a class="graph-node[^"]*" href="[^"]*" data-node="([^"]+)"', svg)
 
 
-# --- the structure --------------------------------------------------------------------------
-
-
-def test_the_outline_follows_one_branch_down_before_the_next_and_indents_by_depth():
-    structure = graph.Structure.build(
-        ["prep", "train_a", "train_b", "eval_a", "eval_b", "report"],
-        [
-            ("prep", "data", "train_a", "data"),
-            ("prep", "data", "train_b", "data"),
-            ("train_a", "model", "eval_a", "model"),
-            ("train_b", "model", "eval_b", "model"),
-            ("eval_a", "score", "report", "a"),
-            ("eval_b", "score", "report", "b"),
-            ("prep", "data", "report", "data"),
-        ],
-    )
-
-    assert structure.outline == [
-        ("prep", 0),
-        ("train_a", 1),
-        ("eval_a", 2),
-        ("train_b", 1),
-        ("eval_b", 2),
-        ("report", 3),  # after both branches, at its longest path's depth
-    ]
-
-
-def test_the_outline_keeps_every_step_even_when_a_backend_reports_a_cycle():
-    structure = graph.Structure.build(["a", "b", "c"], [("a", "o", "b", "i"), ("b", "o", "a", "i")])
-    assert sorted(n for n, _ in structure.outline) == ["a", "b", "c"]
-
-
-def test_edges_to_unknown_steps_are_dropped():
-    structure = graph.Structure.build(["a", "b"], [("a", "o", "b", "i"), ("a", "o", "ghost", "i")])
-    assert structure.edges == [("a", "o", "b", "i")]
-
-
-def test_small_graphs_are_never_collapsed():
-    steps, edges = fan_out(150)
-    assert graph.Structure.build(steps, edges).groups == {}
-
-
-def test_siblings_with_the_same_parents_and_children_collapse_from_200_steps():
-    steps, edges = fan_out(248)
-    structure = graph.Structure.build(steps, edges)
-
-    assert list(structure.groups) == ["shard_000"]
-    assert structure.groups["shard_000"] == [f"shard_{i:03d}" for i in range(248)]
-    shown = graph.visible_graph(structure, graph.GraphView(), {})
-    assert [n.key for n in shown.nodes] == ["split", "shard_000", "merge", "report"]
-    assert shown.collapsed == 248
-
-
-def test_siblings_with_different_children_stay_apart():
-    shards = [f"s{i}" for i in range(240)]
-    edges = [("split", "parts", s, "parts") for s in shards]
-    edges += [(s, "result", "merge_a" if i < 120 else "merge_b", s) for i, s in enumerate(shards)]
-    structure = graph.Structure.build(["split", *shards, "merge_a", "merge_b"], edges)
-
-    assert {k: len(m) for k, m in structure.groups.items()} == {"s0": 120, "s120": 120}
-
-
-def test_collapsed_edges_are_labelled_with_what_they_carry():
-    steps, edges = fan_out(248)
-    shown = graph.visible_graph(graph.Structure.build(steps, edges), graph.GraphView(), {})
-    labels = {(link.source, link.target): link.label for link in shown.links}
-
-    assert labels == {
-        ("split", "shard_000"): "parts → parts \N{MULTIPLICATION SIGN}248",
-        ("shard_000", "merge"): "result → 248 inputs",
-        ("merge", "report"): "merged → folder",
-    }
-
-
-def test_an_expanded_group_shows_each_of_its_steps():
-    steps, edges = fan_out(248)
-    structure = graph.Structure.build(steps, edges)
-    shown = graph.visible_graph(structure, graph.GraphView(expanded=frozenset({"shard_000"})), {})
-
-    assert len(shown.nodes) == 251 and shown.collapsed == 0
-    assert graph.GraphView().expanding("shard_000") == "?expand=shard_000"
-
-
-NESTED_STEPS = [
-    "prep",
-    "careful.train",
-    "careful.evaluate",
-    "quick.train",
-    "quick.inner.a",
-    "quick.inner.b",
-    "compare",
-]
-NESTED_EDGES = [
-    ("prep", "prepared", "careful.train", "prepared"),
-    ("careful.train", "model", "careful.evaluate", "model"),
-    ("prep", "prepared", "quick.train", "prepared"),
-    ("quick.train", "model", "quick.inner.a", "model"),
-    ("quick.inner.a", "x", "quick.inner.b", "x"),
-    ("careful.evaluate", "report", "compare", "careful"),
-    ("quick.inner.b", "report", "compare", "quick"),
-]
-
-
-def test_a_pipeline_components_steps_fold_into_one_node_named_by_its_parent_node_even_in_small_graphs():
-    structure = graph.Structure.build(NESTED_STEPS, NESTED_EDGES)
-
-    assert structure.groups == {
-        "careful": ["careful.train", "careful.evaluate"],
-        "quick": ["quick.train", "quick.inner.a", "quick.inner.b"],
-        "quick.inner": ["quick.inner.a", "quick.inner.b"],
-    }
-    shown = graph.visible_graph(structure, graph.GraphView(), {})
-    assert [n.key for n in shown.nodes] == ["prep", "careful", "quick", "compare"]
-    assert shown.collapsed == 5
-    assert {(link.source, link.target): link.label for link in shown.links} == {
-        ("prep", "careful"): "prepared → prepared",
-        ("prep", "quick"): "prepared → prepared",
-        ("careful", "compare"): "report → careful",
-        ("quick", "compare"): "report → quick",
-    }
-
-
-def test_opening_a_pipeline_component_shows_its_steps_and_its_inner_components_still_folded():
-    structure = graph.Structure.build(NESTED_STEPS, NESTED_EDGES)
-
-    shown = graph.visible_graph(structure, graph.GraphView(expanded=frozenset({"quick"})), {})
-
-    assert [n.key for n in shown.nodes] == ["prep", "careful", "quick.train", "quick.inner", "compare"]
-    assert shown.collapsed == 4
-    both = graph.visible_graph(structure, graph.GraphView(expanded=frozenset({"quick", "quick.inner"})), {})
-    assert "quick.inner.a" in [n.key for n in both.nodes] and shown.nodes[3].members == (
-        "quick.inner.a",
-        "quick.inner.b",
-    )
+# --- the structure on the page ------------------------------------------------------------
 
 
 def test_the_page_draws_a_pipeline_component_as_a_group_titled_by_its_node(viewer_client):
@@ -233,36 +93,6 @@ def test_the_page_draws_a_pipeline_component_as_a_group_titled_by_its_node(viewe
     assert svg_nodes(opened) == ["prep", "careful", "quick.train", "quick.inner", "compare"]
 
 
-def test_the_failed_path_is_the_failures_their_ancestors_and_what_they_blocked():
-    structure = graph.Structure.build(
-        ["prep", "train_a", "train_b", "eval_a", "eval_b", "report", "side"],
-        [
-            ("prep", "d", "train_a", "d"),
-            ("prep", "d", "train_b", "d"),
-            ("train_a", "m", "eval_a", "m"),
-            ("train_b", "m", "eval_b", "m"),
-            ("eval_a", "s", "report", "a"),
-            ("eval_b", "s", "report", "b"),
-        ],
-    )
-    statuses = {"train_b": RunStatus.FAILED}
-
-    assert structure.failed_path(statuses) == {"prep", "train_b", "eval_b", "report"}
-    shown = graph.visible_graph(structure, graph.GraphView(failed_only=True), statuses)
-    assert [n.key for n in shown.nodes] == ["prep", "train_b", "eval_b", "report"]
-    assert graph.visible_graph(structure, graph.GraphView(failed_only=True), {}).nodes == []
-
-
-def test_a_group_on_the_failed_path_keeps_only_its_failed_members():
-    steps, edges = fan_out(248)
-    statuses = {"shard_007": RunStatus.FAILED, "shard_100": RunStatus.FAILED}
-    structure = graph.Structure.build(steps, edges)
-    shown = graph.visible_graph(structure, graph.GraphView(failed_only=True), statuses)
-
-    # Two failed shards are fewer than a group needs: each is drawn.
-    assert [n.key for n in shown.nodes] == ["split", "shard_007", "shard_100", "merge", "report"]
-
-
 # --- the layout and its cache ---------------------------------------------------------------
 
 
@@ -272,8 +102,8 @@ def test_the_layout_is_computed_once_and_kept_on_the_run(django_assert_num_queri
     structure = structure_of(run)
     shown = graph.visible_graph(structure, graph.GraphView(), {})
     calls = []
-    real = graph.compute_layout
-    monkeypatch.setattr(graph, "compute_layout", lambda g: calls.append(g) or real(g))
+    real = graph_stored.compute_layout
+    monkeypatch.setattr(graph_stored, "compute_layout", lambda g: calls.append(g) or real(g))
 
     layout = graph.cached_layout(run, structure, shown, default=True)
     stored = PipelineRun.objects.get(pk=run.pk).graph_layout
@@ -336,8 +166,9 @@ def test_the_page_draws_every_step_as_a_node_that_opens_its_log(viewer_client):
     page = viewer_client.get(run.get_absolute_url()).content.decode()
 
     assert svg_nodes(page) == steps
-    shard_log = reverse("runs:step_log", args=[run.pk, "shard_000", "stdout"])
-    assert f'href="{shard_log}" data-node="shard_000"' in page
+    # A node opens the step's logs, on the one worth reading (for a failed step, the one with its error).
+    shard_logs = reverse("runs:step_logs", args=[run.pk, "shard_000"])
+    assert f'href="{shard_logs}" data-node="shard_000"' in page
     assert "parts → parts" in page and "result → shard_000" in page
     assert (
         'class="graph-st ok" data-node="merge"' in page
@@ -581,4 +412,6 @@ def test_a_viewer_may_read_the_graph_and_a_stranger_may_not(viewer_client, stran
     run = graph_run(["a"], [])
     assert stranger_client.get(run.get_absolute_url()).status_code == 403
     assert stranger_client.get(reverse("runs:definition", args=[run.pk])).status_code == 403
+    assert stranger_client.get(reverse("runs:step_logs", args=[run.pk, "a"])).status_code == 403
     assert viewer_client.get(run.get_absolute_url()).status_code == 200
+    assert viewer_client.get(reverse("runs:step_logs", args=[run.pk, "a"])).status_code == 302

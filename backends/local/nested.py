@@ -1,6 +1,6 @@
 """Pipeline components inside a pipeline, flattened: each job of the inner pipeline becomes a step of the run,
 named ``<parent node>.<job>``, with its bindings rewritten to what the parent node was given. The run page folds
-the steps of one parent node into a group (runs/graph.py groups node ids by their prefix). Pure Python."""
+the steps of one parent node into a group (runs/graph/structure.py groups node ids by their prefix). Pure Python."""
 
 from __future__ import annotations
 
