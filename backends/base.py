@@ -103,6 +103,27 @@ class Unsupported(BackendError):
 
 
 @dataclass(frozen=True)
+class PipelineInput:
+    """One of a pipeline's inputs, as a form to start the pipeline asks for it.
+
+    ``type`` is Azure ML's: string, integer, number, boolean, or a data type (uri_file, uri_folder, ...) whose
+    value is a path or a reference the backend checks. ``required``: a run cannot start without a value for it
+    (it is not optional, and has a default, or a step needs it). ``enum``, ``min`` and ``max`` are every rule the
+    value must keep, those of the steps it feeds included.
+    """
+
+    name: str
+    type: str
+    default: Any = None
+    optional: bool = False
+    required: bool = False
+    description: str = ""
+    enum: tuple | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
 class PipelineInfo:
     id: str
     name: str
@@ -112,6 +133,7 @@ class PipelineInfo:
     tags: dict[str, str] = field(default_factory=dict)
     source: str = ""  # where the definition came from (a file path, a registry id)
     definition: str = ""  # the pipeline YAML as submitted
+    inputs: tuple[PipelineInput, ...] = ()  # in the definition's order
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -428,8 +450,12 @@ class Backend:
         published_id: str = "",
         parameters: dict[str, Any] | None = None,
         experiment: str = "",
+        tags: dict[str, str] | None = None,
         submitted_by: str = "",
     ) -> RunInfo:
+        """A run of a pipeline (``pipeline_id``) or a published pipeline (``published_id``). ``parameters`` are
+        the inputs given a value other than their default (None clears an optional one); ``tags`` are the run's,
+        over the pipeline's own. InvalidParameters names a value the pipeline does not take."""
         raise self._unsupported("submit runs")
 
     def submit_file(

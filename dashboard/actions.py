@@ -34,6 +34,7 @@ HANDLERS: dict[str, str] = {
     Action.Kind.RESUBMIT_RUN: "runs.actions.perform_resubmit",
     Action.Kind.PUBLISH_PIPELINE: "runs.actions.perform_publish",
     Action.Kind.SUBMIT_PUBLISHED: "runs.actions.perform_submit_published",
+    Action.Kind.SUBMIT_PIPELINE: "runs.actions.perform_submit_pipeline",
     Action.Kind.DISABLE_PUBLISHED: "runs.actions.perform_set_published_enabled",
     Action.Kind.ENABLE_PUBLISHED: "runs.actions.perform_set_published_enabled",
     Action.Kind.DISABLE_SCHEDULE: "schedules.actions.perform_set_schedule_enabled",

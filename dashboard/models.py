@@ -39,6 +39,7 @@ UNDER_WAY = {
     "resubmit_run": "Resubmitting…",
     "publish_pipeline": "Publishing…",
     "submit_published": "Submitting…",
+    "submit_pipeline": "Submitting…",
     "disable_published": "Disabling…",
     "enable_published": "Enabling…",
     "disable_schedule": "Disabling…",
@@ -56,6 +57,7 @@ class Action(models.Model):
         RESUBMIT_RUN = "resubmit_run", "Resubmit run"
         PUBLISH_PIPELINE = "publish_pipeline", "Publish pipeline"
         SUBMIT_PUBLISHED = "submit_published", "Submit published pipeline"
+        SUBMIT_PIPELINE = "submit_pipeline", "Submit pipeline"
         DISABLE_PUBLISHED = "disable_published", "Disable published pipeline"
         ENABLE_PUBLISHED = "enable_published", "Enable published pipeline"
         DISABLE_SCHEDULE = "disable_schedule", "Disable schedule"

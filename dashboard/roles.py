@@ -20,6 +20,7 @@ CANCEL = "runs.cancel_pipelinerun"
 RESUBMIT = "runs.resubmit_pipelinerun"
 PUBLISH = "runs.publish_pipelinerun"
 SUBMIT_PUBLISHED = "runs.submit_publishedpipeline"  # and make tokens, see and revoke one's own
+SUBMIT_PIPELINE = "runs.submit_pipeline"  # start a run of a pipeline from its page, with inputs of one's own
 ENABLE_PUBLISHED = "runs.enable_publishedpipeline"
 MANAGE_TOKENS = "runs.manage_apitoken"  # see every user's tokens, with their owners, and revoke any
 READ_SCHEDULES = "schedules.view_schedule"
@@ -41,7 +42,16 @@ _READ_ALL = [
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: [*_READ_ALL, PUBLISH],
-    OPERATOR: [*_READ_ALL, PUBLISH, CANCEL, RESUBMIT, SUBMIT_PUBLISHED, CHECK_BACKEND, REMOVE_ENVIRONMENT],
+    OPERATOR: [
+        *_READ_ALL,
+        PUBLISH,
+        CANCEL,
+        RESUBMIT,
+        SUBMIT_PUBLISHED,
+        SUBMIT_PIPELINE,
+        CHECK_BACKEND,
+        REMOVE_ENVIRONMENT,
+    ],
     SCHEDULE_MANAGER: [*_READ_ALL, PUBLISH, ENABLE_PUBLISHED, ENABLE_SCHEDULE, MANAGE_TOKENS],
 }
 

@@ -19,11 +19,16 @@ from dashboard.models import Action
 from dashboard.paging import keyset_page
 from dashboard.params import BadParameter
 from runs.filters import known_backends
-from runs.models import PipelineRun, PublishedPipeline
+from runs.models import Pipeline, PipelineRun, PublishedPipeline
 from schedules.models import Schedule
 
 PAGE_SIZE = 50
-TARGET_MODELS = {"run": PipelineRun, "published": PublishedPipeline, "schedule": Schedule}
+TARGET_MODELS = {
+    "run": PipelineRun,
+    "published": PublishedPipeline,
+    "schedule": Schedule,
+    "pipeline": Pipeline,
+}
 
 
 def attach_targets(actions: list[Action]) -> None:

@@ -24,6 +24,9 @@ class Pipeline(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=1024, blank=True)
     definition = models.TextField(blank=True)
+    # The backend's PipelineInput of each input, as dicts, in the definition's order (a list: jsonb keeps no
+    # key order).
+    inputs = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(auto_now=True)
@@ -33,9 +36,13 @@ class Pipeline(models.Model):
             models.UniqueConstraint(fields=["backend", "external_id"], name="pipeline_backend_external_id")
         ]
         ordering = ["name"]
+        permissions = [("submit_pipeline", "Can start runs of pipelines")]
 
     def __str__(self) -> str:
         return self.display_name or self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:pipeline_detail", args=[self.pk])
 
 
 class Timed(models.Model):

@@ -1,4 +1,5 @@
-"""The pipelines page (each pipeline's recent health) and a pipeline's page (its runs and duration trend)."""
+"""The pipelines page (each pipeline's recent health) and a pipeline's page (its runs and duration trend, and a
+form that starts a run of it, whose submissions the page follows live until each has its run)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
 
+from django.contrib import messages
 from django.db import connection
 from django.db.models import BigIntegerField, Count, F, Func
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from backends.base import RunStatus
+from backends.registry import get_backend
 from dashboard import roles
+from dashboard.models import Action
+from runs.actions import pipeline_submit
 from runs.filters import known_backends
+from runs.forms import SubmitPipelineForm
 from runs.models import Pipeline, PipelineRun
+from runs.pages import stop_polling
 from runs.templatetags.runboard import status_class
 from runs.views import render_run_list
 
+SUBMISSIONS = 10  # the pipeline's latest submissions, shown on its page
 RECENT = 20  # runs behind a pipeline's success rate and median duration
 TREND = 50  # runs in a pipeline page's duration trend
 # SQLite allows 500 terms in a compound SELECT.
@@ -212,22 +220,87 @@ def duration_trend(runs: list[RecentRun]) -> dict:
     }
 
 
-@require_GET
-@roles.require(roles.READ)
-def pipeline_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    pipeline = get_object_or_404(Pipeline, pk=pk)
-    list_url = reverse("runs:pipeline_detail", args=[pipeline.pk])
-    if request.htmx and request.htmx.target == "run-table" and not request.htmx.history_restore_request:
-        return render_run_list(request, "runs/pipeline_detail.html", list_url=list_url, pipeline=pipeline)
+def submit_context(request: HttpRequest, pipeline: Pipeline, form: SubmitPipelineForm | None = None) -> dict:
+    """The submit form, for a user who may start runs on a backend that can, and the latest submissions."""
+    submissions = list(
+        Action.objects.filter(
+            kind=Action.Kind.SUBMIT_PIPELINE,
+            target_type="pipeline",
+            backend=pipeline.backend,
+            target_id=pipeline.external_id,
+        )
+        .select_related("requested_by")
+        .order_by("-requested_at", "-id")[:SUBMISSIONS]
+    )
+    can_submit = request.user.has_perm(roles.SUBMIT_PIPELINE) and get_backend(pipeline.backend).supports(
+        "submit_run"
+    )
+    return {
+        "fixed_pipeline": pipeline,
+        "can_submit": can_submit,
+        "submit_form": form or (SubmitPipelineForm(pipeline=pipeline) if can_submit else None),
+        "submissions": submissions,
+        "submissions_pending": any(not a.is_finished for a in submissions),
+    }
+
+
+def pipeline_page(
+    request: HttpRequest, pipeline: Pipeline, form: SubmitPipelineForm | None = None
+) -> HttpResponse:
     latest = recent_runs([pipeline.pk], TREND)[pipeline.pk]
     since = timezone.now() - timedelta(hours=24)
     return render_run_list(
         request,
         "runs/pipeline_detail.html",
-        list_url=list_url,
+        list_url=reverse("runs:pipeline_detail", args=[pipeline.pk]),
         pipeline=pipeline,
         stats=run_stats(latest[:RECENT]),
         recent=RECENT,
         trend=duration_trend(latest),
         last_day=PipelineRun.objects.filter(pipeline=pipeline, created_at__gte=since).count(),
+        **submit_context(request, pipeline, form),
     )
+
+
+@require_GET
+@roles.require(roles.READ)
+def pipeline_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    if request.htmx and request.htmx.target == "pipeline-submissions":
+        # The submissions follow themselves until each has its run (or its error), then stop polling.
+        context = submit_context(request, pipeline)
+        response = render(request, "runs/pipeline_detail.html#submissions", context)
+        return response if context["submissions_pending"] else stop_polling(response)
+    if request.htmx and request.htmx.target == "run-table" and not request.htmx.history_restore_request:
+        list_url = reverse("runs:pipeline_detail", args=[pipeline.pk])
+        return render_run_list(request, "runs/pipeline_detail.html", list_url=list_url, pipeline=pipeline)
+    return pipeline_page(request, pipeline)
+
+
+@require_POST
+@roles.require(roles.SUBMIT_PIPELINE)
+def pipeline_submit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, pk=pk)
+    form = SubmitPipelineForm(request.POST, pipeline=pipeline)
+    if not form.is_valid():
+        if request.htmx:  # the form again, each error beside its field (htmx swaps only a 2xx answer)
+            return render(
+                request, "runs/pipeline_detail.html#submit-form", submit_context(request, pipeline, form)
+            )
+        response = pipeline_page(request, pipeline, form)
+        response.status_code = 400
+        return response
+    data = form.cleaned_data
+    action = pipeline_submit(
+        pipeline=pipeline,
+        user=request.user,
+        parameters=form.parameters(),
+        experiment=data["experiment"],
+        tags=data["tags"],
+        reason=data["reason"],
+    )
+    if request.htmx:  # a fresh form, and out of band the submissions, following the new one
+        context = submit_context(request, pipeline)
+        return render(request, "runs/pipeline_detail.html#submitted", {**context, "submitted": action})
+    messages.info(request, f"Run of {pipeline} requested (action #{action.pk}).")
+    return redirect(pipeline)

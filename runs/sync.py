@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 import redis
@@ -166,6 +166,7 @@ def sync_pipelines(backend: Backend) -> None:
                 tags=p.tags,
                 source=p.source,
                 definition=p.definition,
+                inputs=[asdict(i) for i in p.inputs],
                 created_at=p.created_at,
                 updated_at=p.updated_at,
             )
@@ -181,6 +182,7 @@ def sync_pipelines(backend: Backend) -> None:
             "tags",
             "source",
             "definition",
+            "inputs",
             "updated_at",
         ],
     )

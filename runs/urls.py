@@ -48,6 +48,7 @@ urlpatterns = [
     # pipelines
     path("pipelines/", pipeline_views.pipeline_list, name="pipeline_list"),
     path("pipelines/<id:pk>/", pipeline_views.pipeline_detail, name="pipeline_detail"),
+    path("pipelines/<id:pk>/runs", pipeline_views.pipeline_submit_view, name="pipeline_submit"),
     # published pipelines
     path("published/", published_views.published_list, name="published_list"),
     path("published/<id:pk>/", published_views.published_detail, name="published_detail"),

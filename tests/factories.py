@@ -208,14 +208,19 @@ def fire(
 
 # --- actions ----------------------------------------------------------------------------------
 
-TARGET_TYPES = {PipelineRun: "run", PublishedPipeline: "published", Schedule: "schedule"}
+TARGET_TYPES = {
+    PipelineRun: "run",
+    PublishedPipeline: "published",
+    Schedule: "schedule",
+    Pipeline: "pipeline",
+}
 
 
 def action(
     *,
     kind: str = Action.Kind.CANCEL_RUN,
     user=None,
-    target: PipelineRun | PublishedPipeline | Schedule | None = None,
+    target: PipelineRun | PublishedPipeline | Schedule | Pipeline | None = None,
     backend: str = "local",
     target_type: str = "run",
     target_id: str | None = None,

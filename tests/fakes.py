@@ -68,8 +68,21 @@ class RecordingBackend(Backend):
 
         return PublishedPipelineInfo(id=published_id, name="p", status="Active" if enabled else "Disabled")
 
-    def submit_run(self, *, pipeline_id="", published_id="", parameters=None, experiment="", submitted_by=""):
-        self._record("submit_run", published_id, parameters)
+    def submit_run(
+        self, *, pipeline_id="", published_id="", parameters=None, experiment="", tags=None, submitted_by=""
+    ):
+        self._record("submit_run", pipeline_id or published_id, parameters, tags)
         from backends.base import RunInfo
 
-        return RunInfo(id="submitted-1", status="NotStarted", published_pipeline_id=published_id)
+        return RunInfo(
+            id="submitted-1", status="NotStarted", pipeline_id=pipeline_id, published_pipeline_id=published_id
+        )
+
+
+class YamlFilesOnlyBackend(Backend):
+    """Runs YAML files it is given, but cannot start a pipeline it holds, as the Azure ML adapter."""
+
+    engine = "yaml-only"
+
+    def submit_file(self, path, *, parameters, experiment="", submitted_by=""):
+        raise AssertionError("not called by the pages")

@@ -21,12 +21,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from backends.base import (
+    PipelineInput,
     RunStatus,
 )
 from backends.local.environment_models import LocalEnvironment
 from dashboard.models import Action
 from runs.filters import RunFilterForm
-from runs.forms import PublishForm, ReasonForm, SubmitPublishedForm, TokenForm
+from runs.forms import PublishForm, ReasonForm, SubmitPipelineForm, SubmitPublishedForm, TokenForm
 from runs.models import PublishedPipeline
 from runs.tokens import token_create
 from tests import factories
@@ -74,6 +75,16 @@ FORMS = {
     "publish": ["name", "description", "version", "continue_on_step_failure", "reason"],
     "published_set_enabled": ["enabled", "reason"],
     "published_submit": ["experiment", "reason", "param_epochs"],
+    "pipeline_submit": [
+        "experiment",
+        "tags",
+        "reason",
+        "input_epochs",
+        "input_rate",
+        "input_mode",
+        "input_verbose",
+        "input_data",
+    ],
     "token_create": ["name"],
     "token_revoke": ["reason"],
     "bulk": ["ids", "enabled", "confirm", "reason"],
@@ -99,6 +110,17 @@ def world(django_user_model, tmp_path, settings, monkeypatch, engine_dir):
         external_id="p1", name="greeter", parameters={"epochs": {"type": "integer"}}
     )
     schedule = factories.schedule(external_id="sch1", name="nightly")
+    # A pipeline whose page offers the submit form: one input of each kind the form draws.
+    pipeline = factories.pipeline(
+        external_id="typed",
+        inputs=(
+            PipelineInput("epochs", "integer", default=3, required=True, min=1, max=100),
+            PipelineInput("rate", "number", default=0.5, required=True, min=0),
+            PipelineInput("mode", "string", default="fast", required=True, enum=("fast", "careful")),
+            PipelineInput("verbose", "boolean", optional=True),
+            PipelineInput("data", "uri_folder", required=True),
+        ),
+    )
     users = {role: make_user(django_user_model, f"fuzz-{role}", *groups) for role, groups in ROLES.items()}
     users["superuser"] = django_user_model.objects.create_superuser("fuzz-admin", "a@example.com", "x")
     token = token_create(
@@ -120,6 +142,7 @@ def world(django_user_model, tmp_path, settings, monkeypatch, engine_dir):
         "files": files.pk,
         "published": published.pk,
         "schedule": schedule.pk,
+        "pipeline": pipeline.pk,
         "token": token.pk,
         "action": action.pk,
         "environment": environment.pk,
@@ -152,6 +175,8 @@ def fill(route: str, world: dict, values: dict[str, str]) -> str:
         }
         if "published" in route and name == "pk":
             return str(world["published"])
+        if route.startswith("pipelines/") and name == "pk":
+            return str(world["pipeline"])
         if route.startswith("schedules/") and name == "pk":
             return str(world["schedule"])
         if route.startswith("actions/") and name == "pk":
@@ -233,7 +258,7 @@ def test_every_parameter_the_pages_read_is_in_the_fuzz():
     read = set(re.findall(r'GET\.(?:get|getlist)\("(\w+)"', source))
     read |= set(RunFilterForm.base_fields) | {"expand", "view"}
     posted = set(re.findall(r'POST\.(?:get|getlist)\("(\w+)"', source))
-    for form in (ReasonForm, PublishForm, TokenForm, SubmitPublishedForm):
+    for form in (ReasonForm, PublishForm, TokenForm, SubmitPublishedForm, SubmitPipelineForm):
         posted |= set(form.base_fields)
     fuzzed_get = {p for params in PARAMS.values() for p in params}
     fuzzed_post = {p for fields in FORMS.values() for p in fields}

@@ -11,9 +11,10 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
+from backends.base import PipelineInput
 from dashboard.actions import action_perform
 from dashboard.models import Action
-from runs.models import ApiToken, PipelineRun, PublishedPipeline
+from runs.models import ApiToken, Pipeline, PipelineRun, PublishedPipeline
 from runs.tokens import token_create
 from tests import factories
 from tests.conftest import make_user
@@ -42,6 +43,8 @@ MATRIX = {
     "disable_published": {"schedule-manager", "superuser"},
     "enable_published": {"schedule-manager", "superuser"},
     "submit_published": {"operator", "superuser"},
+    # Pipelines are not owned: starting one from its page is an operator's right over every pipeline.
+    "submit_pipeline": {"operator", "superuser"},
     "create_token": {"operator", "superuser"},
     # Tokens are owned: a token submits runs as the user who made it. They revoke it, and so does anyone who
     # manages every token (schedule managers, superusers); another operator may not.
@@ -56,6 +59,7 @@ EXPECTED_CALL = {
     "disable_published": "set_published_pipeline_enabled",
     "enable_published": "set_published_pipeline_enabled",
     "submit_published": "submit_run",
+    "submit_pipeline": "submit_run",
 }
 
 
@@ -71,9 +75,21 @@ def world(configure_backends, django_user_model):
     disabled = factories.published(
         backend="rec", external_id="pub-d", name="d", status="Disabled", published_by="someone-else"
     )
+    pipeline = factories.pipeline(
+        backend="rec",
+        external_id="train",
+        inputs=(PipelineInput("epochs", "integer", default=3, required=True),),
+    )
     owner = make_user(django_user_model, "token-owner", "operator")
     token, _ = token_create(published=active, user=owner, name="ci")
-    return {"run": run, "active": active, "disabled": disabled, "token": token, "owner": owner}
+    return {
+        "run": run,
+        "active": active,
+        "disabled": disabled,
+        "pipeline": pipeline,
+        "token": token,
+        "owner": owner,
+    }
 
 
 def _user(role: str, request):
@@ -93,6 +109,10 @@ def _request(client, action: str, w: dict):
         "disable_published": (reverse("runs:published_set_enabled", args=[active.pk]), {"enabled": "0"}),
         "enable_published": (reverse("runs:published_set_enabled", args=[disabled.pk]), {"enabled": "1"}),
         "submit_published": (reverse("runs:published_submit", args=[active.pk]), {"experiment": "e"}),
+        "submit_pipeline": (
+            reverse("runs:pipeline_submit", args=[w["pipeline"].pk]),
+            {"input_epochs": "4", "experiment": "e", "tags": "team=vision"},
+        ),
         "create_token": (reverse("runs:token_create", args=[active.pk]), {"name": "new"}),
         "revoke_own_token": (reverse("runs:token_revoke", args=[active.pk, w["own_token"].pk]), {}),
         "revoke_others_token": (reverse("runs:token_revoke", args=[active.pk, w["token"].pk]), {}),
@@ -104,6 +124,7 @@ def _request(client, action: str, w: dict):
 def _snapshot(w: dict) -> tuple:
     return (
         list(PipelineRun.objects.order_by("pk").values_list("pk", "status")),
+        list(Pipeline.objects.order_by("pk").values_list("pk", "inputs")),
         list(PublishedPipeline.objects.order_by("pk").values_list("pk", "status")),
         list(ApiToken.objects.order_by("pk").values_list("pk", "revoked_at")),
     )
@@ -147,6 +168,7 @@ def test_reading_needs_a_role(role, world, request):
     client = _client(role, request)
     pages = [reverse(name) for name in READ_PAGES] + [
         world["run"].get_absolute_url(),
+        world["pipeline"].get_absolute_url(),
         world["active"].get_absolute_url(),
     ]
     for url in pages:
@@ -172,6 +194,17 @@ def test_controls_a_user_may_not_use_are_not_shown(role, shown, hidden, world, r
         assert text in page
     for text in hidden:
         assert text not in page
+
+
+@pytest.mark.parametrize(
+    ("role", "sees_form"),
+    [("viewer", False), ("operator", True), ("schedule-manager", False), ("superuser", True)],
+)
+def test_only_those_who_may_start_a_pipeline_see_its_submit_form(role, sees_form, world, request):
+    page = _client(role, request).get(world["pipeline"].get_absolute_url()).content.decode()
+
+    assert ("Submit a run" in page) is sees_form
+    assert ('name="input_epochs"' in page) is sees_form
 
 
 @pytest.mark.parametrize(

@@ -17,10 +17,9 @@ from typing import Any, NamedTuple
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from backends import yamlfile
+from backends import inputs, yamlfile
 from backends.bindings import NAME
 
-LITERAL_TYPES = ("string", "integer", "number", "boolean")
 PATH_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
 REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # azureml:, azureml://, https://, wasbs://, ...
 BAD = object()  # a value that was reported as a problem
@@ -76,39 +75,8 @@ def python_type(value: Any) -> str | None:
 
 
 def coerce(value: Any, type_: str) -> Any:
-    """``value`` as a ``type_`` literal; a string (from YAML or a command line) is parsed."""
-    value = plain(value)
-    if type_ == "string" and isinstance(value, (str, int, float)):
-        return str(value)
-    if type_ == "boolean":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-    elif type_ in ("integer", "number") and not isinstance(value, bool):
-        parse = int if type_ == "integer" else float
-        if isinstance(value, int) or (type_ == "number" and isinstance(value, float)):
-            return parse(value)
-        if isinstance(value, str):
-            try:
-                return parse(value.strip())
-            except ValueError:
-                pass
-    article = "an" if type_[0] in "aeiou" else "a"
-    raise ValueError(f"{value!r} is not {article} {type_}")
-
-
-def rule_problem(value: Any, rules: dict[str, Any] | None) -> str | None:
-    """What ``value`` breaks of an input's ``enum``, ``min`` and ``max``, as the end of a sentence; None if nothing."""
-    if not rules or value is None:
-        return None
-    if rules.get("enum") is not None and value not in rules["enum"]:
-        return f"is not one of {', '.join(map(repr, rules['enum']))}"
-    if rules.get("min") is not None and isinstance(value, int | float) and value < rules["min"]:
-        return f"is below the minimum, {rules['min']}"
-    if rules.get("max") is not None and isinstance(value, int | float) and value > rules["max"]:
-        return f"is above the maximum, {rules['max']}"
-    return None
+    """``value`` (a round-trip scalar too) as a ``type_`` literal; see backends.inputs.coerce."""
+    return inputs.coerce(plain(value), type_)
 
 
 def line_of(node: Any, key: Any = None) -> int:

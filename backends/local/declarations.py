@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from backends.inputs import LITERAL_TYPES, rule_problem
 from backends.local import datarefs
 from backends.local.checked import (
     BAD,
-    LITERAL_TYPES,
     PATH_TYPES,
     REMOTE,
     CheckedLoader,
@@ -18,7 +18,6 @@ from backends.local.checked import (
     names,
     plain,
     python_type,
-    rule_problem,
 )
 from backends.local.spec import InputSpec, OutputSpec
 

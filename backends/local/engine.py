@@ -44,6 +44,7 @@ from backends.local.models import (
 from backends.local.spec import PipelineSpec, SpecError
 from backends.local.submission import (
     log_names,
+    pipeline_inputs,
     register_pipeline_file,
     submit_spec,
 )
@@ -101,6 +102,7 @@ class LocalEngine(Backend):
                 tags=p.tags,
                 source=p.source,
                 definition=p.definition,
+                inputs=pipeline_inputs(PipelineSpec.from_dict(p.spec)),
                 created_at=p.created_at,
                 updated_at=p.updated_at,
             )
@@ -184,6 +186,7 @@ class LocalEngine(Backend):
         published_id: str = "",
         parameters: dict[str, Any] | None = None,
         experiment: str = "",
+        tags: dict[str, str] | None = None,
         submitted_by: str = "",
     ) -> RunInfo:
         published = None
@@ -205,6 +208,7 @@ class LocalEngine(Backend):
                 published=published,
                 parameters=parameters,
                 experiment=experiment,
+                tags=tags,
                 submitted_by=submitted_by,
             )
         except SpecError as exc:

@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from backends.bindings import INPUT_REF, OUTPUT_REF, STEP_REF, single_expression
+from backends.inputs import LITERAL_TYPES, rule_problem
 from backends.local.checked import (
     BAD,
-    LITERAL_TYPES,
     PATH_TYPES,
     line_of,
     names,
     plain,
     python_type,
-    rule_problem,
 )
 from backends.local.components import Component, ComponentReading, environment_name
 from backends.local.nested import flatten, producer

@@ -17,15 +17,14 @@ from typing import Any
 
 from backends import yamlfile
 from backends.bindings import NAME
+from backends.inputs import LITERAL_TYPES, rule_problem
 from backends.local import datarefs
 from backends.local.checked import (
-    LITERAL_TYPES,
     PATH_TYPES,
     REMOTE,
     SpecError,
     SpecProblem,
     coerce,
-    rule_problem,
     sorted_problems,
 )
 from backends.local.config import EngineConfig
@@ -61,7 +60,7 @@ class InputSpec:
 
     @property
     def rules(self) -> dict[str, Any]:
-        """What a value must satisfy, beyond its type (backends.local.checked.rule_problem reads it)."""
+        """What a value must satisfy, beyond its type (backends.inputs.rule_problem reads it)."""
         return {k: v for k, v in (("enum", self.enum), ("min", self.min), ("max", self.max)) if v is not None}
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import transaction
 
+from backends.base import PipelineInput
+from backends.inputs import combined_rules
 from backends.local import config as local_config
 from backends.local import executor, runtime
 from backends.local.models import (
@@ -72,6 +74,35 @@ def register_pipeline_spec(spec: PipelineSpec) -> LocalPipeline:
     return pipeline
 
 
+def pipeline_inputs(spec: PipelineSpec) -> tuple[PipelineInput, ...]:
+    """The pipeline's inputs as a form asks for them: each with the rules of the job inputs it is bound to too,
+    and required when submit_spec would refuse a run without a value for it."""
+    bound: dict[str, list[dict]] = {name: [] for name in spec.inputs}
+    needed = set()
+    for job in spec.jobs.values():
+        for binding in job.inputs.values():
+            if binding.kind == "pipeline_input" and binding.source in bound:
+                bound[binding.source].append(binding.rules or {})
+                needed |= {binding.source} if binding.required else set()
+    described = []
+    for name, given in spec.inputs.items():
+        rules = combined_rules(given.rules, *bound[name])
+        described.append(
+            PipelineInput(
+                name=name,
+                type=given.type,
+                default=given.default,
+                optional=given.optional,
+                required=not given.optional and (given.default is not None or name in needed),
+                description=given.description,
+                enum=tuple(rules["enum"]) if "enum" in rules else None,
+                min=rules.get("min"),
+                max=rules.get("max"),
+            )
+        )
+    return tuple(described)
+
+
 def submit_spec(
     spec: PipelineSpec,
     *,
@@ -79,9 +110,11 @@ def submit_spec(
     published: LocalPublishedPipeline | None = None,
     parameters: dict[str, Any] | None = None,
     experiment: str = "",
+    tags: dict[str, str] | None = None,
     submitted_by: str = "",
 ) -> LocalRun:
-    """Create the run and its steps; the first ready steps are queued once the rows are committed.
+    """Create the run and its steps; the first ready steps are queued once the rows are committed. ``tags`` are
+    the run's, over the pipeline's own.
 
     Raises SpecError when a parameter is unknown or of the wrong type, or a required input has no value.
     """
@@ -103,7 +136,7 @@ def submit_spec(
             display_name=spec.display_name or name,
             experiment_name=experiment or spec.experiment_name or name,
             description=spec.description,
-            tags=spec.tags,
+            tags={**spec.tags, **(tags or {})},
             parameters={k: v.default for k, v in spec.inputs.items()},
             spec=spec.to_dict(),
             submitted_by=submitted_by,
