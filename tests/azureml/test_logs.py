@@ -70,7 +70,11 @@ def test_the_log_page_shows_a_replayed_log_with_its_tabs_named_as_the_service_na
     html = page.content.decode()
     assert page.status_code == 200
     assert "[hello_world_inline_commandjob_1] epoch  11 loss=0.0833" in html
-    assert "system_logs/cs_capability/cs-capability.log</a>" in html
+    # each tab names a log the service lists, with its size (read from the blob's Content-Range)
+    assert re.search(
+        r"system_logs/cs_capability/cs-capability\.log <span class=\"tab-size\">· [\d.]+ (bytes|KB)</span></a>",
+        html,
+    )
     assert f'href="{step.external_url}"' in html and "Open in Azure ML Studio" in html
     download = viewer_client.get(
         reverse("runs:step_log_download", args=[step.run_id, step.node_id, "user_logs/std_log.txt"])
