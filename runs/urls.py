@@ -1,6 +1,6 @@
 from django.urls import path
 
-from runs import file_views, log_views, pipeline_views, published_views, run_views, views
+from runs import file_views, log_downloads, log_views, pipeline_views, published_views, run_views, views
 
 app_name = "runs"
 urlpatterns = [
@@ -18,12 +18,12 @@ urlpatterns = [
     # a step's log; log names may hold slashes (Azure ML's "user_logs/std_log.txt"), so the longest forms first
     path(
         "runs/<id:pk>/steps/<str:node_id>/logs/<path:name>/at/<offset:offset>/",
-        log_views.step_log_line,
+        log_downloads.step_log_line,
         name="step_log_line",
     ),
     path(
         "runs/<id:pk>/steps/<str:node_id>/logs/<path:name>/download",
-        log_views.step_log_download,
+        log_downloads.step_log_download,
         name="step_log_download",
     ),
     path("runs/<id:pk>/steps/<str:node_id>/logs/<path:name>/", log_views.step_log, name="step_log"),

@@ -18,7 +18,7 @@ from backends.local import executor
 from backends.local.engine import submit_spec
 from backends.local.models import LocalStep
 from backends.local.spec import load_pipeline
-from runs import lineindex, log_views
+from runs import lineindex, log_downloads
 from runs.lineindex import LineIndex, StepLog
 from runs.logsearch import find_next, find_previous, search_log
 from runs.logtext import LineLinks, Sgr, highlighter, render_lines, render_text
@@ -578,7 +578,7 @@ def test_a_long_line_is_cut_in_the_log_and_shown_whole_on_its_own(viewer_client,
 
 @pytest.mark.django_db
 def test_the_download_streams_the_whole_log_a_piece_at_a_time(viewer_client, engine_step, monkeypatch):
-    monkeypatch.setattr(log_views, "DOWNLOAD_PIECE", 1000)
+    monkeypatch.setattr(log_downloads, "DOWNLOAD_PIECE", 1000)
     data = numbered_log(10_000) + b"\xff binary \x00 end"
     engine_step.write(data)
     response = viewer_client.get(
@@ -596,7 +596,7 @@ def test_the_download_streams_the_whole_log_a_piece_at_a_time(viewer_client, eng
 
 def test_stream_log_is_a_generator_reading_piece_by_piece():
     log, backend = step_log(b"x" * 10_000)
-    stream = log_views.stream_log(log, 0, 10_000, piece=4096)
+    stream = log_downloads.stream_log(log, 0, 10_000, piece=4096)
     assert backend.reads == []  # nothing read before the response is sent
     assert [len(p) for p in stream] == [4096, 4096, 1808]
 
