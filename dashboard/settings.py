@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer is timed, refusals included.
+    "dashboard.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dashboard.deadline.DeadlineMiddleware",
     "dashboard.middleware.NoNulMiddleware",
@@ -129,6 +131,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_str("RUNBOARD_W
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c statement_timeout={REQUEST_DEADLINE_SECONDS * 1000}"
     )
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database that does not answer is an error within seconds (and /readyz a 503), not a hang.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery -----------------------------------------------------------------------
@@ -161,6 +166,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("RUNBOARD_SCHEDULE_TICK", 10)),
     },
 }
+
+# --- operations: /healthz, /readyz, /metrics ------------------------------------------------
+# /readyz's database query and Redis ping each give up after this many seconds.
+HEALTH_CHECK_TIMEOUT_SECONDS = env_int("RUNBOARD_HEALTH_TIMEOUT", 2)
+# /readyz fails when a backend's last successful sync is older than this: several sync intervals.
+READY_MAX_SYNC_LAG_SECONDS = env_int("RUNBOARD_READY_MAX_SYNC_LAG", max(60, 10 * SYNC_INTERVAL_SECONDS))
+# /metrics: with a token, only `Authorization: Bearer <token>`; without one, only clients on this machine.
+METRICS_TOKEN = env_str("RUNBOARD_METRICS_TOKEN")
+# Counts that grow with history (finished runs, schedule fires) are recounted at most this often per process.
+METRICS_CACHE_SECONDS = env_int("RUNBOARD_METRICS_CACHE", 60)
 
 # --- backends -------------------------------------------------------------------------------
 # RUNBOARD_BACKENDS names a YAML file: {name: {engine: dotted.path.Class, options...}}.
@@ -209,6 +224,8 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
+    # Load balancers and Prometheus often probe the web server directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

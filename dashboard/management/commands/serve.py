@@ -9,6 +9,7 @@ what the terminal shows ends with where to go and how to log in; a child that di
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -137,7 +138,7 @@ class Command(BaseCommand):
         web += ["--timeout", "30", "--graceful-timeout", "10"]
         # gunicorn 27's control socket defaults to one path in ~ for every instance: not wanted here.
         web += ["--no-control-socket"]
-        self.spawn("web", web, env)
+        self.spawn("web", web, env | {"PROMETHEUS_MULTIPROC_DIR": str(self.fresh_metrics_dir())})
 
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while not self.answers_http(port):
@@ -158,6 +159,13 @@ class Command(BaseCommand):
             )
             self.announce(port)
         return ""
+
+    def fresh_metrics_dir(self) -> Path:
+        """Where gunicorn's workers keep their request metrics (dashboard/metrics.py), emptied of a previous run's."""
+        path = settings.VAR_DIR / "prometheus"
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         with open_log(name) as log:
