@@ -57,8 +57,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so every answer is timed, refusals included.
+    # First, so every answer is timed and every log line of a request carries its id, refusals included.
     "dashboard.metrics.RequestMetricsMiddleware",
+    "dashboard.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dashboard.deadline.DeadlineMiddleware",
     "dashboard.middleware.NoNulMiddleware",
@@ -167,7 +168,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# --- operations: /healthz, /readyz, /metrics ------------------------------------------------
+# --- operations: /healthz, /readyz, /metrics, logs ------------------------------------------
 # /readyz's database query and Redis ping each give up after this many seconds.
 HEALTH_CHECK_TIMEOUT_SECONDS = env_int("RUNBOARD_HEALTH_TIMEOUT", 2)
 # /readyz fails when a backend's last successful sync is older than this: several sync intervals.
@@ -176,6 +177,9 @@ READY_MAX_SYNC_LAG_SECONDS = env_int("RUNBOARD_READY_MAX_SYNC_LAG", max(60, 10 *
 METRICS_TOKEN = env_str("RUNBOARD_METRICS_TOKEN")
 # Counts that grow with history (finished runs, schedule fires) are recounted at most this often per process.
 METRICS_CACHE_SECONDS = env_int("RUNBOARD_METRICS_CACHE", 60)
+LOG_FORMAT = env_str("RUNBOARD_LOG_FORMAT", "text").strip().lower() or "text"
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"RUNBOARD_LOG_FORMAT={LOG_FORMAT!r} is not one of text, json")
 
 # --- backends -------------------------------------------------------------------------------
 # RUNBOARD_BACKENDS names a YAML file: {name: {engine: dotted.path.Class, options...}}.
@@ -263,7 +267,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "dashboard.security.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
+    # text: the message alone, as always; json (RUNBOARD_LOG_FORMAT=json): one object per line, with the
+    # request, user, action and run it concerns (dashboard/logs.py). Celery's workers and beat use it too.
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "dashboard.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # django-axes announces itself at INFO in every process, commands included; its login failures still show.
     # The Azure SDKs log every request and response at INFO.

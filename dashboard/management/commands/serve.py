@@ -127,6 +127,8 @@ class Command(BaseCommand):
         env["REDIS_URL"] = url
 
         celery = [sys.executable, "-m", "celery", "-A", "dashboard"]
+        if settings.LOG_FORMAT == "json":
+            celery.append("--quiet")  # the startup banner is no JSON line
         self.spawn("worker", [*celery, "worker", "-Q", "runboard", "-c", "2", "-n", "runboard@%h"], env)
         self.spawn("steps", [*celery, "worker", "-Q", "steps", "-c", "4", "-n", "steps@%h"], env)
         schedule = str(settings.VAR_DIR / "celerybeat-schedule")
