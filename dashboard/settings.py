@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -180,6 +181,8 @@ METRICS_CACHE_SECONDS = env_int("RUNBOARD_METRICS_CACHE", 60)
 LOG_FORMAT = env_str("RUNBOARD_LOG_FORMAT", "text").strip().lower() or "text"
 if LOG_FORMAT not in ("text", "json"):
     raise ImproperlyConfigured(f"RUNBOARD_LOG_FORMAT={LOG_FORMAT!r} is not one of text, json")
+if LOG_FORMAT == "json":
+    logging.captureWarnings(True)  # Python's warnings (Celery's, Django's) as log lines, so JSON too
 
 # --- backends -------------------------------------------------------------------------------
 # RUNBOARD_BACKENDS names a YAML file: {name: {engine: dotted.path.Class, options...}}.

@@ -18,7 +18,9 @@ from celery.bin.base import CLIContext
 from celery.bin.celery import celery as celery_cli
 from django.conf import settings
 from django.core.management import get_commands, load_command_class
+from django.utils.module_loading import import_string
 from gunicorn.config import Config as GunicornConfig
+from gunicorn.glogging import Logger as GunicornLogger
 
 from dashboard.celery import app as celery_app
 from tests.conftest import ROOT
@@ -200,6 +202,7 @@ def test_gunicorn_serves_runboards_wsgi_application_with_options_it_knows():
 
     assert callable(getattr(module, attribute))
     assert options.bind == ["127.0.0.1:8000"]
+    assert issubclass(import_string(options.logger_class), GunicornLogger)
 
 
 def test_the_example_environment_file_names_the_settings_the_units_need():

@@ -194,3 +194,23 @@ def test_an_unknown_log_format_fails_at_start():
 
     assert result.returncode != 0
     assert "RUNBOARD_LOG_FORMAT='xml' is not one of text, json" in result.stderr
+
+
+def test_gunicorns_own_lines_are_json_too_with_secrets_redacted(tmp_path, monkeypatch):
+    from gunicorn.config import Config
+
+    from dashboard.gunicorn_logs import GunicornLogger
+
+    monkeypatch.setenv("RUNBOARD_LOG_FORMAT", "json")
+    config = Config()
+    config.set("errorlog", str(tmp_path / "gunicorn.log"))
+    logger = GunicornLogger(config)
+    logger.info("Booting worker with pid: %s", 4242)
+    logger.error("worker timeout on a request with Authorization: Bearer %s", SECRET)
+    for handler in logger.error_log.handlers:
+        handler.flush()
+
+    booting, timeout = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines()]
+    assert (booting["logger"], booting["message"]) == ("gunicorn.error", "Booting worker with pid: 4242")
+    assert timeout["message"] == "worker timeout on a request with Authorization: [redacted]"
+    assert timeout["level"] == "ERROR"

@@ -140,6 +140,10 @@ class Command(BaseCommand):
         web += ["--timeout", "30", "--graceful-timeout", "10"]
         # gunicorn 27's control socket defaults to one path in ~ for every instance: not wanted here.
         web += ["--no-control-socket"]
+        web += [
+            "--logger-class",
+            "dashboard.gunicorn_logs.GunicornLogger",
+        ]  # its lines in RUNBOARD_LOG_FORMAT
         self.spawn("web", web, env | {"PROMETHEUS_MULTIPROC_DIR": str(self.fresh_metrics_dir())})
 
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
