@@ -91,13 +91,21 @@ def check_redis() -> None:
 def backend_lags(now: datetime) -> dict[str, str]:
     """{backend: "" when synced within RUNBOARD_READY_MAX_SYNC_LAG, else what is wrong} for each configured one."""
     limit = settings.READY_MAX_SYNC_LAG_SECONDS
-    last = dict(BackendState.objects.filter(name__in=registry.names()).values_list("name", "last_success_at"))
+    states = {
+        name: (synced, error)
+        for name, synced, error in BackendState.objects.filter(name__in=registry.names()).values_list(
+            "name", "last_success_at", "last_error"
+        )
+    }
     problems = {}
     for name in registry.names():
-        synced = last.get(name)
+        synced, error = states.get(name, (None, ""))
         if synced is None:
-            problems[name] = "never synced"
-            continue
-        lag = (now - synced).total_seconds()
-        problems[name] = f"last synced {lag:.0f} s ago (limit {limit} s)" if lag > limit else ""
+            problem = "never synced"
+        else:
+            lag = (now - synced).total_seconds()
+            problem = f"last synced {lag:.0f} s ago (limit {limit} s)" if lag > limit else ""
+        if problem and error:
+            problem += f"; last error: {error}"[:300]
+        problems[name] = problem
     return problems
