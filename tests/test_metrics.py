@@ -87,7 +87,7 @@ def test_with_a_token_only_the_bearer_of_it_may_scrape(settings):
         assert response.status_code == 403, header
 
 
-def test_metrics_need_no_login_and_no_session(viewer_client):
+def test_metrics_need_no_login_and_no_session():
     anonymous = Client()
 
     assert anonymous.get("/metrics").status_code == 200

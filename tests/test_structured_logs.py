@@ -13,6 +13,7 @@ import sys
 import pytest
 from django.test import Client
 
+from backends.base import RunStatus
 from backends.local import stepexec
 from backends.local import tasks as local_tasks
 from dashboard import actions
@@ -118,6 +119,25 @@ def test_the_action_task_logs_with_the_action_id(json_lines, monkeypatch):
 
     [line] = [entry for entry in json_lines() if entry["message"] == "work"]
     assert line["action_id"] == action.pk
+
+
+def logging_handler(action) -> str:
+    """An action handler that only logs, as a real one does on its way to the backend."""
+    logging.getLogger("runs.actions").info("asking the backend")
+    return "cancel requested"
+
+
+@pytest.mark.django_db
+def test_an_action_on_a_run_logs_with_the_run_and_its_backend(json_lines, monkeypatch):
+    run = factories.run(backend="azure-prod", status=RunStatus.RUNNING)
+    action = factories.action(target=run)
+
+    monkeypatch.setitem(actions.HANDLERS, action.kind, f"{__name__}.{logging_handler.__name__}")
+
+    dashboard_tasks.execute_action(action.pk)
+
+    [line] = [entry for entry in json_lines() if entry["message"] == "asking the backend"]
+    assert (line["action_id"], line["run_id"], line["backend"]) == (action.pk, run.external_id, "azure-prod")
 
 
 @pytest.mark.django_db
