@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backends.base import BackendError, BackendUnavailable
+from dashboard.logs import log_context
 from dashboard.models import NOT_SENT_PREFIX, Action
 from dashboard.public import public_message
 
@@ -158,6 +159,15 @@ def action_perform(action_id: int) -> Action:
     action = _claim(action_id)
     if action is None:
         return Action.objects.get(pk=action_id)
+    # What its log lines concern (dashboard/logs.py), beside the action id the task gives them.
+    with log_context(
+        backend=action.backend, run_id=action.target_id if action.target_type == "run" else None
+    ):
+        return _attempt(action)
+
+
+def _attempt(action: Action) -> Action:
+    action_id = action.pk
     try:
         result = _handler(action)(action)
     except BackendUnavailable as exc:

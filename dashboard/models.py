@@ -19,6 +19,11 @@ class BackendState(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     catalog_synced_at = models.DateTimeField(null=True, blank=True)  # pipelines, published, schedules
+    # What /metrics reports of the sync passes: kept here, since they run in worker processes.
+    sync_passes = models.PositiveBigIntegerField(default=0)  # passes that ran, failed ones included
+    sync_failures = models.PositiveBigIntegerField(default=0)
+    sync_seconds_total = models.FloatField(default=0.0)
+    last_sync_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

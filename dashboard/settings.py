@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -57,6 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer is timed and every log line of a request carries its id, refusals included.
+    "dashboard.metrics.RequestMetricsMiddleware",
+    "dashboard.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "dashboard.deadline.DeadlineMiddleware",
     "dashboard.middleware.NoNulMiddleware",
@@ -129,6 +133,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_str("RUNBOARD_W
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
         f"-c statement_timeout={REQUEST_DEADLINE_SECONDS * 1000}"
     )
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database that does not answer is an error within seconds (and /readyz a 503), not a hang.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and Celery -----------------------------------------------------------------------
@@ -169,6 +176,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(env_int("RUNBOARD_SCHEDULE_TICK", 10)),
     },
 }
+
+# --- operations: /healthz, /readyz, /metrics, logs ------------------------------------------
+# /readyz's database query and Redis ping each give up after this many seconds.
+HEALTH_CHECK_TIMEOUT_SECONDS = env_int("RUNBOARD_HEALTH_TIMEOUT", 2)
+# /readyz fails when a backend's last successful sync is older than this: several sync intervals.
+READY_MAX_SYNC_LAG_SECONDS = env_int("RUNBOARD_READY_MAX_SYNC_LAG", max(60, 10 * SYNC_INTERVAL_SECONDS))
+# /metrics: with a token, only `Authorization: Bearer <token>`; without one, only clients on this machine.
+METRICS_TOKEN = env_str("RUNBOARD_METRICS_TOKEN")
+# Counts that grow with history (finished runs, schedule fires) are recounted at most this often per process.
+METRICS_CACHE_SECONDS = env_int("RUNBOARD_METRICS_CACHE", 60)
+LOG_FORMAT = env_str("RUNBOARD_LOG_FORMAT", "text").strip().lower() or "text"
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"RUNBOARD_LOG_FORMAT={LOG_FORMAT!r} is not one of text, json")
+if LOG_FORMAT == "json":
+    logging.captureWarnings(True)  # Python's warnings (Celery's, Django's) as log lines, so JSON too
 
 # --- backends -------------------------------------------------------------------------------
 # RUNBOARD_BACKENDS names a YAML file: {name: {engine: dotted.path.Class, options...}}.
@@ -217,6 +239,8 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
+    # Load balancers and Prometheus often probe the web server directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -254,7 +278,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "dashboard.security.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
+    # text: the message alone, as always; json (RUNBOARD_LOG_FORMAT=json): one object per line, with the
+    # request, user, action and run it concerns (dashboard/logs.py). Celery's workers and beat use it too.
+    "formatters": {
+        "text": {"format": "%(message)s"},
+        "json": {"()": "dashboard.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_secrets"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # django-axes announces itself at INFO in every process, commands included; its login failures still show.
     # The Azure SDKs log every request and response at INFO.

@@ -191,6 +191,8 @@ class PipelineRun(Timed):
             models.Index(fields=["backend", "-created_at", "-id"], name="run_backend_created"),
             models.Index(fields=["submitted_by", "-created_at", "-id"], name="run_submitter_created"),
             models.Index(fields=["-duration_seconds", "-id"], name="run_duration"),
+            # /metrics counts runs by status and backend from this index alone (dashboard/metrics.py).
+            models.Index(fields=["status", "backend"], name="run_status_backend"),
         ]
         permissions = [
             ("cancel_pipelinerun", "Can cancel pipeline runs"),
@@ -276,6 +278,8 @@ class StepRun(Timed):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "node_id"], name="step_run_node")]
+        # /metrics counts the steps under way from this index alone (dashboard/metrics.py).
+        indexes = [models.Index(fields=["status"], name="step_status")]
         ordering = ["run", "position", "node_id"]
 
     def __str__(self) -> str:

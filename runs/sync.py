@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -85,6 +86,7 @@ def _sync_locked(name: str, *, now: bool) -> SyncResult:
     if not now and state.next_attempt_at and state.next_attempt_at > started:
         return SyncResult(name, ran=False, error=state.last_error)
     result = SyncResult(name, ran=True)
+    timer = time.perf_counter()
     try:
         backend = get_backend(name)
         result.catalog = now or _catalog_due(backend, state, started)
@@ -109,10 +111,10 @@ def _sync_locked(name: str, *, now: bool) -> SyncResult:
                 result.changed.append(f"{info.id}: {before[info.id]} → {run.status}")
         sync_fires(backend, since)
     except BackendErrorBase as exc:
-        return _record_failure(state, exc, result)
+        return _record_failure(state, exc, result, time.perf_counter() - timer)
     except Exception as exc:  # a backend bug must show as a failing backend, not stop every sync
         log.exception("sync of backend %s failed", name)
-        return _record_failure(state, exc, result)
+        return _record_failure(state, exc, result, time.perf_counter() - timer)
     watermarks = [r.updated_at for r in runs if r.updated_at]
     if watermarks:
         state.watermark = max([*watermarks, state.watermark] if state.watermark else watermarks)
@@ -123,6 +125,7 @@ def _sync_locked(name: str, *, now: bool) -> SyncResult:
     state.last_sync_at = state.last_success_at = timezone.now()
     if result.catalog:
         state.catalog_synced_at = state.last_sync_at
+    _count_pass(state, time.perf_counter() - timer)
     state.save()
     result.runs = len(runs)
     return result
@@ -134,7 +137,16 @@ def _catalog_due(backend: Backend, state: BackendState, now) -> bool:
     return now - state.catalog_synced_at >= timedelta(seconds=backend.catalog_seconds)
 
 
-def _record_failure(state: BackendState, exc: Exception, result: SyncResult) -> SyncResult:
+def _count_pass(state: BackendState, seconds: float) -> None:
+    # Under the backend's lock: no other pass of this backend writes these meanwhile.
+    state.sync_passes += 1
+    state.sync_seconds_total += seconds
+    state.last_sync_seconds = seconds
+
+
+def _record_failure(state: BackendState, exc: Exception, result: SyncResult, seconds: float) -> SyncResult:
+    _count_pass(state, seconds)
+    state.sync_failures += 1
     state.healthy = False
     state.consecutive_failures += 1
     kind = "unavailable" if isinstance(exc, BackendUnavailable) else "error"

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from backends import registry
+from dashboard.logs import log_context
 from runs import sync
 
 
@@ -13,4 +14,5 @@ def sync_all_backends() -> None:
 
 @shared_task(ignore_result=True, soft_time_limit=100, time_limit=120)
 def sync_backend(name: str) -> None:
-    sync.sync_backend(name)
+    with log_context(backend=name):
+        sync.sync_backend(name)

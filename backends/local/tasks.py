@@ -3,13 +3,17 @@
 from celery import shared_task
 
 from backends.local import executor, stepexec
+from backends.local.models import LocalStep
+from dashboard.logs import log_context
 
 
 @shared_task(ignore_result=True, acks_late=False)
 def run_step(step_id: str) -> None:
     # At most once: a step is a process with side effects; a worker that dies mid-step is
     # caught by its missing heartbeat, not by running the step a second time.
-    stepexec.execute_step(step_id)
+    run_id = LocalStep.objects.filter(pk=step_id).values_list("run_id", flat=True).first()
+    with log_context(run_id=run_id):
+        stepexec.execute_step(step_id)
 
 
 @shared_task(ignore_result=True)

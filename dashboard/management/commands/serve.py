@@ -10,6 +10,7 @@ what the terminal shows ends with where to go and how to log in; a child that di
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -145,6 +146,8 @@ class Command(BaseCommand):
         env["REDIS_URL"] = url
 
         celery = [sys.executable, "-m", "celery", "-A", "dashboard"]
+        if settings.LOG_FORMAT == "json":
+            celery.append("--quiet")  # the startup banner is no JSON line
         self.spawn("worker", [*celery, "worker", "-Q", "runboard", "-c", "2", "-n", "runboard@%h"], env)
         self.spawn("steps", [*celery, "worker", "-Q", "steps", "-c", "4", "-n", "steps@%h"], env)
         schedule = str(settings.VAR_DIR / "celerybeat-schedule")
@@ -156,7 +159,11 @@ class Command(BaseCommand):
         web += ["--timeout", "30", "--graceful-timeout", "10"]
         # gunicorn 27's control socket defaults to one path in ~ for every instance: not wanted here.
         web += ["--no-control-socket"]
-        self.spawn("web", web, env)
+        web += [
+            "--logger-class",
+            "dashboard.gunicorn_logs.GunicornLogger",
+        ]  # its lines in RUNBOARD_LOG_FORMAT
+        self.spawn("web", web, env | {"PROMETHEUS_MULTIPROC_DIR": str(self.fresh_metrics_dir())})
 
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while not self.answers_http(port):
@@ -177,6 +184,13 @@ class Command(BaseCommand):
             )
             self.announce(port)
         return ""
+
+    def fresh_metrics_dir(self) -> Path:
+        """Where gunicorn's workers keep their request metrics (dashboard/metrics.py), emptied of a previous run's."""
+        path = settings.VAR_DIR / "prometheus"
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         process = self.popen(name, argv, env, fresh_log=True)
