@@ -140,7 +140,7 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     )
 # A step's task that cannot write its heartbeat for this long stops its step (backends/local/watchdog.py): below
 # the minute after which the heartbeat check declares a silent step Failed.
-LOCAL_DATABASE_LOSS_SECONDS = env_int("RUNBOARD_DATABASE_LOSS_LIMIT", 40)
+LOCAL_DATABASE_LOSS_SECONDS = env_int("RUNBOARD_DATABASE_LOSS_LIMIT", 50)
 if not 1 <= LOCAL_DATABASE_LOSS_SECONDS <= 50:
     raise ImproperlyConfigured(
         f"RUNBOARD_DATABASE_LOSS_LIMIT={LOCAL_DATABASE_LOSS_SECONDS} must be 1 to 50 seconds: below the 60 s after "

@@ -320,12 +320,13 @@ def _read_status(step: LocalStep, lease: DatabaseLease) -> str | None:
         reconnect()
         return None
     if lease.lost:
-        syslog(step, f"The database answers again after {lease.silent_for():.0f} s")
-    lease.renew()
+        syslog(step, f"The database answers again, {lease.silent_for():.0f} s after the last heartbeat")
+        lease.lost = False
     return status
 
 
 def _beat(step: LocalStep, lease: DatabaseLease) -> None:
+    """Write the heartbeat; only a written one renews the lease, as only it keeps the step alive elsewhere."""
     try:
         LocalStep.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
         if set_step(step.pk, [S.NOT_RESPONDING], status=S.RUNNING):

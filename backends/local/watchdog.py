@@ -1,9 +1,9 @@
 """A step's task that cannot reach the database stops its step before the others declare it Failed.
 
-The web host and beat see a step only through the heartbeats its task writes. A task cut off from the database
-for longer than ``DATABASE_LOSS_LIMIT`` (below the heartbeat check's FAILED_AFTER) kills its step's process
-group itself, from a thread of its own, so that it does so even while a query hangs on a dead connection: when
-the other side declares the step Failed, nothing of it runs any more.
+The web host and beat see a step only through the heartbeats its task writes. A task that could not write one for
+longer than the loss limit (RUNBOARD_DATABASE_LOSS_LIMIT, below the heartbeat check's FAILED_AFTER) kills its
+step's process group itself, from a thread of its own, so that it does so even while a query hangs on a dead
+connection: when the other side declares the step Failed, nothing of it runs any more.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ TERM_GRACE_SECONDS = 2.0
 
 def database_loss_limit() -> timedelta:
     limit = timedelta(seconds=settings.LOCAL_DATABASE_LOSS_SECONDS)
-    # A margin for the SIGTERM grace and for clocks a little apart, below the point the step is declared Failed.
+    # Stopped (SIGTERM, its grace, SIGKILL) before the step is declared Failed, with a margin for clocks a little
+    # apart: the heartbeat's time is the task host's, the check's the beat host's.
     return min(limit, FAILED_AFTER - timedelta(seconds=10))
 
 
@@ -44,11 +45,12 @@ class DatabaseLease(threading.Thread):
         self.pgid = pgid
         self.limit = (limit or database_loss_limit()).total_seconds()
         self.renewed = time.monotonic()
-        self.lost = False  # the last database call failed
+        self.lost = False  # a database call failed since the last heartbeat
         self.expired = threading.Event()
         self.done = threading.Event()
 
     def renew(self) -> None:
+        """A heartbeat was written."""
         self.renewed = time.monotonic()
         self.lost = False
 
