@@ -127,6 +127,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("TEST", {}).setdefault(
         "NAME", str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
     )
+# A PostgreSQL on another host may vanish (a network cut): a connection that cannot be made fails within
+# connect_timeout, one whose peer went silent within seconds (keepalives while idle, tcp_user_timeout while data
+# waits for its ACK), instead of hanging through TCP's back-off for minutes. A step's task then reconnects.
+DATABASE_TIMEOUT_SECONDS = env_int("RUNBOARD_DATABASE_TIMEOUT", 5)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": DATABASE_TIMEOUT_SECONDS,
+            "keepalives": 1,
+            "keepalives_idle": DATABASE_TIMEOUT_SECONDS,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+            "tcp_user_timeout": DATABASE_TIMEOUT_SECONDS * 2000,  # milliseconds
+        }
+    )
+# A step's task that cannot write its heartbeat for this long stops its step (backends/local/watchdog.py): below
+# the minute after which the heartbeat check declares a silent step Failed.
+LOCAL_DATABASE_LOSS_SECONDS = env_int("RUNBOARD_DATABASE_LOSS_LIMIT", 50)
+if not 1 <= LOCAL_DATABASE_LOSS_SECONDS <= 50:
+    raise ImproperlyConfigured(
+        f"RUNBOARD_DATABASE_LOSS_LIMIT={LOCAL_DATABASE_LOSS_SECONDS} must be 1 to 50 seconds: below the 60 s after "
+        "which a step without heartbeats is declared Failed"
+    )
 # Every web request has a deadline (dashboard/deadline.py); in the web server, PostgreSQL stops a query past it.
 REQUEST_DEADLINE_SECONDS = env_int("RUNBOARD_REQUEST_DEADLINE", 10)
 if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_str("RUNBOARD_WEB_PROCESS"):

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import unquote, urlsplit
 from urllib.request import Request, urlopen
 
+from backends.local import hosts
 from backends.local.datarefs import SETTING_HOME, cache_key, shown
 
 CHUNK = 256 * 1024
@@ -155,7 +155,7 @@ class DataCache:
         except FileExistsError:
             return None
         with os.fdopen(fd, "w") as fh:
-            fh.write(f"{socket.gethostname()} {os.getpid()}\n")
+            fh.write(f"{hosts.HOST_ID} {os.getpid()}\n")  # who holds it, for people: staleness is by age
         return path
 
     def _locked(self, key: str) -> bool:

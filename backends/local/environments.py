@@ -32,7 +32,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from backends.base import RunStatus
-from backends.local import conda, envbuild, executor
+from backends.local import conda, envbuild, executor, hosts
 from backends.local import config as local_config
 from backends.local.environment_models import LocalEnvironment, LocalEnvironmentUse
 from backends.local.envspec import IMAGE, EnvironmentSpec
@@ -234,7 +234,7 @@ def _claim(
         "python": plan.python,
         "interpreter": plan.interpreter,
         "error": "",
-        "builder": f"step {step.node_id} of run {step.run_id} on {executor.HOST}",
+        "builder": f"step {step.node_id} of run {step.run_id} on {hosts.hostname_of(executor.HOST)}",
         "heartbeat_at": now,
         "started_at": now,
         "built_at": None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backends.base import RunStatus
+from backends.local import hosts
 from backends.local.models import LocalRun, LocalStep
 from backends.local.spec import PipelineSpec
 
@@ -33,7 +33,8 @@ WAITING = (S.NOT_STARTED, S.QUEUED)
 HEARTBEAT_SECONDS = 2.0
 NOT_RESPONDING_AFTER = timedelta(seconds=15)
 FAILED_AFTER = timedelta(seconds=60)
-HOST = socket.gethostname()
+# Not the bare hostname: process numbers are compared and signalled only within one host id (backends.local.hosts).
+HOST = hosts.HOST_ID
 
 
 # --- where things live ----------------------------------------------------------------------

@@ -100,8 +100,10 @@ class LocalStep(models.Model):
     reused_step = models.ForeignKey("self", null=True, on_delete=models.SET_NULL, related_name="+")
     snapshot = models.CharField(max_length=64, blank=True)  # the sha256 of its code snapshot, if it has code
     processes = models.PositiveSmallIntegerField(default=1)  # a distributed job's: one log pair each
+    # backends.local.hosts: hostname/boot id/PID namespace, the only place pid and task_pid mean something.
     host = models.CharField(max_length=255, blank=True)
-    pid = models.IntegerField(null=True)
+    pid = models.IntegerField(null=True)  # the step's process group
+    task_pid = models.IntegerField(null=True)  # the process of the task that runs it
     heartbeat_at = models.DateTimeField(null=True)
     queued_at = models.DateTimeField(null=True)
     started_at = models.DateTimeField(null=True)

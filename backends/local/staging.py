@@ -5,6 +5,7 @@ in the step's system log. A uri_file is the cached file; a uri_folder is the cac
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from backends.base import RunStatus
 from backends.local import config as local_config
-from backends.local import executor
+from backends.local import executor, hosts
 from backends.local.datacache import DataCache, DownloadError
 from backends.local.datarefs import URL_TYPES, is_url, shown
 from backends.local.models import LocalRun, LocalStep
@@ -45,6 +46,7 @@ def fetch_remote_inputs(
         if name in job.inputs and job.inputs[name].type in URL_TYPES and is_url(value)
     }
     if not remote:
+        check_local_inputs(job, inputs)
         return inputs
     config = config or local_config.current()
     cache = DataCache(cache_dir(), limit=config.download_limit, max_age=config.download_max_age)
@@ -59,7 +61,23 @@ def fetch_remote_inputs(
         except DownloadError as error:
             raise RemoteInputError(f"input '{name}': {error}") from None
         local[name] = str(cached.path.parent if job.inputs[name].type == "uri_folder" else cached.path)
+    check_local_inputs(job, local)
     return local
+
+
+def check_local_inputs(job: StepSpec, inputs: dict[str, Any]) -> None:
+    """A local input is read in place, where the step runs: one this host does not see fails the step, saying
+    so, rather than the command failing on a missing file (it may be on the submitting host only)."""
+    for name, value in inputs.items():
+        if name not in job.inputs or job.inputs[name].type not in URL_TYPES or not value or is_url(value):
+            continue
+        if not os.path.exists(value):
+            host = hosts.hostname_of(executor.HOST)
+            raise RemoteInputError(
+                f"input '{name}': {value} is not on this host ({host}). A local input is read where the step "
+                "runs: put it on storage every steps host mounts at the same path, or give an https, datastore "
+                "or data asset path"
+            )
 
 
 class _Heartbeat:

@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from backends.base import RunStatus
-from backends.local import envspec, runtime, staging
+from backends.local import envspec, hosts, runtime, staging
 from backends.local.executor import (
     HEARTBEAT_SECONDS,
     HOST,
@@ -36,6 +37,7 @@ from backends.local.executor import (
 )
 from backends.local.models import LocalRun, LocalStep
 from backends.local.spec import PipelineSpec, StepSpec, render_command
+from backends.local.watchdog import DatabaseLease, database_loss_limit, reconnect
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ CANCEL_GRACE_SECONDS = 2.0
 def execute_step(step_id: str) -> None:
     """Run one queued step to its end. Called by the Celery task on the steps queue."""
     now = timezone.now()
-    if not set_step(step_id, [S.QUEUED], status=S.PREPARING, host=HOST, pid=os.getpid(), heartbeat_at=now):
+    if not set_step(
+        step_id, [S.QUEUED], status=S.PREPARING, host=HOST, pid=None, task_pid=os.getpid(), heartbeat_at=now
+    ):
         return  # canceled meanwhile, or another worker has it
     step = LocalStep.objects.select_related("run").get(pk=step_id)
     run = step.run
@@ -80,8 +84,13 @@ def execute_step(step_id: str) -> None:
         finish(step, S.FAILED, error=f"The step could not start: {exc}")
         advance(run.id)
         return
-    _run_process(step, job, command, env, wd, inputs, outputs)
-    advance(run.id)
+    try:
+        _run_process(step, job, command, env, wd, inputs, outputs)
+        advance(run.id)
+    except DatabaseError as error:
+        # Its processes are stopped (_run_process); the heartbeat check ends the step where the database is.
+        log.warning("step %s: the database was lost at its end (%s)", step_id, error)
+        reconnect()
 
 
 def _resolve_inputs(spec: PipelineSpec, job: StepSpec, run_id: str) -> dict[str, Any]:
@@ -160,6 +169,7 @@ def _run_process(
     logs = runtime.process_log_names(len(variables))
     log_path(step, "stdout").parent.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen] = []
+    die_with_task = hosts.die_with_parent()
     try:
         for extra, (out_name, err_name) in zip(variables, logs, strict=True):
             with log_path(step, out_name).open("ab") as out, log_path(step, err_name).open("ab") as err:
@@ -174,13 +184,64 @@ def _run_process(
                         # A group of their own (the first's pid), out of the worker's: cancel reaches every
                         # process and every child they start, and a signal to the worker's group does not.
                         process_group=procs[0].pid if procs else 0,
+                        # And SIGKILL when the task's process dies (kill -9, out of memory): none outlives it.
+                        preexec_fn=die_with_task,
                     )
                 )
-    except OSError as error:
+    except (OSError, subprocess.SubprocessError) as error:
         if procs:
             kill_leftovers(procs[0].pid)
         finish(step, S.FAILED, error=f"The step could not start process {len(procs)}: {error}")
         return
+    pgid = procs[0].pid
+    lease = DatabaseLease(pgid)
+    lease.start()
+    try:
+        _mark_running(step, job, procs, command, inputs, outputs, wd)
+        lease.renew()
+        stop_reason, failed = _watch(step, job, procs, lease)
+    finally:
+        # However the watch ended (an error, the worker stopping the task), nothing of the step outlives it.
+        lease.stop()
+        kill_leftovers(pgid)
+    codes = [p.returncode for p in procs]
+    code = codes[failed] if failed is not None else next((c for c in codes if c), 0)
+    syslog(step, "Exit code " + (str(code) if len(procs) == 1 else ", ".join(map(str, codes))))
+    if stop_reason == "cancel":
+        finish(step, S.CANCELED, exit_code=code, error="Canceled.")
+    elif stop_reason == "timeout":
+        finish(
+            step,
+            S.FAILED,
+            exit_code=code,
+            error=f"Timed out: the step ran longer than its limits.timeout of {job.timeout} s and was stopped.",
+        )
+    elif stop_reason == "failed elsewhere":
+        pass
+    elif stop_reason == "database lost":
+        limit = int(database_loss_limit().total_seconds())
+        error = f"The worker on {hosts.hostname_of(HOST)} lost the database for more than {limit} s: step stopped."
+        syslog(step, error)
+        finish(step, S.FAILED, exit_code=code, error=error)
+    elif failed is not None or any(codes):
+        index = failed if failed is not None else next(i for i, c in enumerate(codes) if c)
+        message = _failure_message(step, codes[index], logs[index])
+        if len(procs) > 1:
+            message = f"Process {index} of {len(procs)}: {message}"
+        finish(step, S.FAILED, exit_code=codes[index], error=message)
+    else:
+        finish(step, S.COMPLETED, exit_code=0)
+
+
+def _mark_running(
+    step: LocalStep,
+    job: StepSpec,
+    procs: list[subprocess.Popen],
+    command: str,
+    inputs: dict[str, Any],
+    outputs: dict[str, str],
+    wd: Path,
+) -> None:
     pgid = procs[0].pid
     started = timezone.now()
     if not set_step(
@@ -198,7 +259,8 @@ def _run_process(
         LocalStep.objects.filter(pk=step.pk).update(pid=pgid, started_at=started, command=command)
     step.pid = pgid
     pids = ", ".join(str(p.pid) for p in procs)
-    syslog(step, f"Started on {HOST}, process{'es' if len(procs) > 1 else ''} {pids}, in {wd}")
+    where = f"{hosts.hostname_of(HOST)} (host {HOST})"
+    syslog(step, f"Started on {where}, process{'es' if len(procs) > 1 else ''} {pids}, in {wd}")
     if job.distribution:
         kind = job.distribution["type"]
         syslog(step, f"Distribution {kind}: {len(procs)} processes; process i logs to stdout.i and stderr.i")
@@ -206,35 +268,15 @@ def _run_process(
     touch_run(step.run_id)
     refresh_run_status(step.run_id)
 
-    stop_reason, failed = _watch(step, job, procs)
-    kill_leftovers(pgid)
-    codes = [p.returncode for p in procs]
-    code = codes[failed] if failed is not None else next((c for c in codes if c), 0)
-    syslog(step, "Exit code " + (str(code) if len(procs) == 1 else ", ".join(map(str, codes))))
-    if stop_reason == "cancel":
-        finish(step, S.CANCELED, exit_code=code, error="Canceled.")
-    elif stop_reason == "timeout":
-        finish(
-            step,
-            S.FAILED,
-            exit_code=code,
-            error=f"Timed out: the step ran longer than its limits.timeout of {job.timeout} s and was stopped.",
-        )
-    elif stop_reason == "failed elsewhere":
-        pass
-    elif failed is not None or any(codes):
-        index = failed if failed is not None else next(i for i, c in enumerate(codes) if c)
-        message = _failure_message(step, codes[index], logs[index])
-        if len(procs) > 1:
-            message = f"Process {index} of {len(procs)}: {message}"
-        finish(step, S.FAILED, exit_code=codes[index], error=message)
-    else:
-        finish(step, S.COMPLETED, exit_code=0)
 
-
-def _watch(step: LocalStep, job: StepSpec, procs: list[subprocess.Popen]) -> tuple[str, int | None]:
+def _watch(
+    step: LocalStep, job: StepSpec, procs: list[subprocess.Popen], lease: DatabaseLease
+) -> tuple[str, int | None]:
     """Wait for every process to end, sending heartbeats. Returns why they were stopped ("" if they all ended by
-    themselves) and the index of the first process that failed, if one did."""
+    themselves) and the index of the first process that failed, if one did.
+
+    A database that cannot be reached is tried again on each round; the lease stops the processes when it stays
+    out of reach too long, and once it answers again a step the others ended meanwhile is stopped here too."""
     deadline = time.monotonic() + job.timeout if job.timeout else None
     next_beat = time.monotonic() + HEARTBEAT_SECONDS
     while True:
@@ -245,12 +287,14 @@ def _watch(step: LocalStep, job: StepSpec, procs: list[subprocess.Popen]) -> tup
         codes = [p.poll() for p in procs]
         failed = next((i for i, c in enumerate(codes) if c), None)
         if all(c is not None for c in codes):
-            return "", failed
+            return ("database lost" if lease.expired.is_set() else ""), failed
+        if lease.expired.is_set():
+            continue  # the lease is stopping them: wait for them to end
         stop_reason = ""
-        status = LocalStep.objects.filter(pk=step.pk).values_list("status", flat=True).first()
+        status = _read_status(step, lease)
         if status in (S.CANCEL_REQUESTED, S.CANCELED):
             stop_reason = "cancel"
-        elif status == S.FAILED:
+        elif status in (S.FAILED, S.COMPLETED):
             stop_reason = "failed elsewhere"  # e.g. the heartbeat check gave up on it
         elif deadline and time.monotonic() > deadline:
             stop_reason = "timeout"
@@ -260,12 +304,39 @@ def _watch(step: LocalStep, job: StepSpec, procs: list[subprocess.Popen]) -> tup
             syslog(step, f"Stopping ({stop_reason}): SIGTERM to process group {procs[0].pid}")
             _terminate(procs)
             return stop_reason, failed
-        if time.monotonic() >= next_beat:
-            now = timezone.now()
-            LocalStep.objects.filter(pk=step.pk).update(heartbeat_at=now)
-            if set_step(step.pk, [S.NOT_RESPONDING], status=S.RUNNING):
-                refresh_run_status(step.run_id)
+        if status is not None and time.monotonic() >= next_beat:
+            _beat(step, lease)
             next_beat = time.monotonic() + HEARTBEAT_SECONDS
+
+
+def _read_status(step: LocalStep, lease: DatabaseLease) -> str | None:
+    """The step's status as stored, or None when the database cannot be reached."""
+    try:
+        status = LocalStep.objects.filter(pk=step.pk).values_list("status", flat=True).first()
+    except DatabaseError as error:
+        if not lease.lost:  # said once an outage
+            syslog(step, f"The database cannot be reached ({str(error).strip()[:200]}): trying again")
+        lease.lost = True
+        reconnect()
+        return None
+    if lease.lost:
+        syslog(step, f"The database answers again, {lease.silent_for():.0f} s after the last heartbeat")
+        lease.lost = False
+    return status
+
+
+def _beat(step: LocalStep, lease: DatabaseLease) -> None:
+    """Write the heartbeat; only a written one renews the lease, as only it keeps the step alive elsewhere."""
+    try:
+        LocalStep.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
+        if set_step(step.pk, [S.NOT_RESPONDING], status=S.RUNNING):
+            syslog(step, "Running again: its heartbeats are back")
+            refresh_run_status(step.run_id)
+    except DatabaseError:
+        lease.lost = True
+        reconnect()
+        return
+    lease.renew()
 
 
 def _failure_message(step: LocalStep, code: int, logs: tuple[str, str] = ("stdout", "stderr")) -> str:

@@ -1,10 +1,14 @@
 """Celery tasks of the local engine. Thin: they take ids and call the executor."""
 
 from celery import shared_task
+from celery.signals import worker_ready, worker_shutdown
 
 from backends.local import executor, stepexec
 from backends.local.models import LocalStep
 from dashboard.logs import log_context
+
+STEPS_QUEUE = "steps"
+_reapers = []
 
 
 @shared_task(ignore_result=True, acks_late=False)
@@ -26,3 +30,21 @@ def fire_schedules() -> None:
     from backends.local import scheduler
 
     scheduler.fire_due_schedules()
+
+
+@worker_ready.connect
+def start_reaper(sender, **kwargs) -> None:
+    """A worker that runs steps reaps its host's leftovers: one per host at least, whatever beat does."""
+    if STEPS_QUEUE not in sender.app.amqp.queues.consume_from:
+        return
+    from backends.local.reaper import Reaper
+
+    reaper = Reaper()
+    reaper.start()
+    _reapers.append(reaper)
+
+
+@worker_shutdown.connect
+def stop_reaper(**kwargs) -> None:
+    while _reapers:
+        _reapers.pop().stop()
