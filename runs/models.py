@@ -184,6 +184,9 @@ class PipelineRun(Timed):
             models.Index(fields=["backend", "-created_at", "-id"], name="run_backend_created"),
             models.Index(fields=["submitted_by", "-created_at", "-id"], name="run_submitter_created"),
             models.Index(fields=["-duration_seconds", "-id"], name="run_duration"),
+            # The overview: active runs counted by backend and status, and per pipeline submitted before a
+            # moment, read from this index alone.
+            models.Index(fields=["status", "pipeline", "created_at", "backend"], name="run_status_pipeline"),
         ]
         permissions = [
             ("cancel_pipelinerun", "Can cancel pipeline runs"),
