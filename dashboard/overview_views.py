@@ -40,7 +40,7 @@ def overdue_rows(pipelines: list[overview_runs.OverduePipeline]) -> SafeString:
             f'<tr id="overdue-{pk}"><td><a href="{pipeline_url.replace(marker, str(pk))}">'
             f'{escape(str(p.pipeline))}</a> <span class="sub">{escape(p.pipeline.backend)}</span></td>'
             f'<td class="num"><a href="{escape(p.url)}" class="overview-overdue-count" id="overdue-count-{pk}">'
-            f'{p.count}</a></td><td class="num">{usual}</td><td class="num">{duration(p.after)}</td></tr>'
+            f'{p.count:,}</a></td><td class="num">{usual}</td><td class="num">{duration(p.after)}</td></tr>'
         )
     return mark_safe("\n".join(rows))  # every value in it was escaped above
 
