@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from backends.base import FireStatus, RunStatus
-from dashboard import overview_views
+from dashboard import overview_runs, overview_views
 from dashboard.models import BackendState
 from tests import factories
 from tests.browser.conftest import ARTIFACTS, log_in
@@ -35,9 +35,13 @@ def a_busy_morning() -> dict:
             started_at=created,
             finished_at=created + timedelta(minutes=20),
         )
-    factories.run(
+    stuck = factories.run(
         external_id="train_stuck", pipeline=train, status=RunStatus.RUNNING, created_at=ago(hours=3)
     )
+    factories.run(
+        external_id="train_queued", pipeline=train, status=RunStatus.QUEUED, created_at=ago(hours=4)
+    )
+    factories.action(target=stuck, reason="no progress since the morning")
     factories.run(pipeline=train, status=RunStatus.RUNNING, created_at=ago(minutes=5))
     factories.run(status=RunStatus.QUEUED)
     factories.run(backend="azure-prod", status=RunStatus.RUNNING, display_name="score batch")
@@ -50,6 +54,9 @@ def a_busy_morning() -> dict:
             created_at=ago(hours=i + 1),
             steps=["prep", {"node_id": "train", "status": RunStatus.FAILED, "exit_code": 1, "error": "OOM"}],
         )
+    for i in range(overview_runs.OVERDUE_SHOWN + 1):  # more pipelines with a stuck run than the table lists
+        new = factories.pipeline(name=f"new-pipeline-{i}")
+        factories.run(pipeline=new, status=RunStatus.RUNNING, created_at=ago(hours=7))
     nightly = factories.schedule(name="nightly-train")
     factories.fire(
         nightly, fire_time=ago(hours=4), status=FireStatus.FAILED, reason="the pipeline was disabled"
@@ -91,15 +98,21 @@ def test_a_number_leads_to_the_list_with_as_many_rows_and_the_page_follows_a_run
     expect(page.locator(".runs-count")).to_have_text("3 shown")
 
     page.go_back()
-    overdue = page.locator(".overview-overdue-count").first
-    expect(overdue).to_have_text("1")
+    overdue = page.locator(f"#overdue-count-{world['train'].pk}")
+    expect(page.locator(".overview-overdue-count").first).to_have_id(f"overdue-count-{world['train'].pk}")
+    expect(overdue).to_have_text("2")
     overdue.click()
-    expect(page.locator("table.runs tbody tr")).to_have_count(1)
+    expect(page.locator("table.runs tbody tr")).to_have_count(2)
     expect(page.locator("table.runs")).to_contain_text("train_stuck")
+    expect(page.locator("table.runs")).to_contain_text("train_queued")
 
     page.go_back()
     expect(failed).to_have_text("3")
     page.evaluate("() => { window.__sameDocument = true; }")  # gone if anything reloads the page
+    page.locator("#overdue-more summary").click()
+    updated = page.locator(".overview-updated time").get_attribute("datetime")
+    expect(page.locator(".overview-updated time")).not_to_have_attribute("datetime", updated, timeout=5_000)
+    expect(page.locator("#overdue-more")).to_have_attribute("open", "")  # still open after the refresh
     # The next sync finds the stuck run failed.
     factories.run(
         external_id="train_stuck", pipeline=world["train"], status=RunStatus.FAILED, created_at=ago(hours=3)
@@ -107,5 +120,5 @@ def test_a_number_leads_to_the_list_with_as_many_rows_and_the_page_follows_a_run
 
     expect(failed).to_have_text("4", timeout=10_000)
     expect(page.locator("#failures")).to_contain_text("train_stuck")
-    expect(page.locator("#overdue")).to_contain_text("No active run is overdue.")
+    expect(overdue).to_have_text("1")
     assert page.evaluate("() => window.__sameDocument") is True
