@@ -106,9 +106,12 @@ def schedule_health(now: datetime) -> ScheduleHealth:
         Schedule.objects.filter(enabled=True).values_list("pk", "backend", "name", "display_name", "trigger")
     )
     upcoming = sorted(
-        (at, row[2], row)
-        for row, at in zip(enabled, next_fires([row[-1] for row in enabled], now), strict=True)
-        if at
+        (
+            (at, row)
+            for row, at in zip(enabled, next_fires([row[-1] for row in enabled], now), strict=True)
+            if at
+        ),
+        key=lambda entry: (entry[0], entry[1][2], entry[1][0]),  # soonest, then by name
     )
     return ScheduleHealth(
         missed_count=missed_count,
@@ -118,7 +121,7 @@ def schedule_health(now: datetime) -> ScheduleHealth:
         upcoming_url=f"{schedules_list}?{urlencode({'firing_within': UPCOMING_HOURS})}",
         upcoming=[
             Upcoming(Schedule(pk=pk, backend=backend, name=name, display_name=display_name), at)
-            for at, _, (pk, backend, name, display_name, _) in upcoming[:SCHEDULES_SHOWN]
+            for at, (pk, backend, name, display_name, _) in upcoming[:SCHEDULES_SHOWN]
         ],
     )
 

@@ -300,6 +300,7 @@ def test_it_lists_schedules_that_missed_a_fire_and_the_count_lists_those_schedul
 
 def test_it_lists_schedules_firing_in_the_next_hours_and_the_count_lists_those_schedules(viewer_client):
     factories.schedule(name="hourly")
+    factories.schedule(name="hourly", backend="azure-prod")  # the same name and time on another backend
     later = (timezone.now() + timedelta(days=2)).replace(tzinfo=None, microsecond=0)
     factories.schedule(
         name="in-two-days",
@@ -310,13 +311,16 @@ def test_it_lists_schedules_firing_in_the_next_hours_and_the_count_lists_those_s
     response = viewer_client.get(HOME)
 
     health = response.context["o"].schedules
-    assert health.upcoming_count == 1
-    assert [u.schedule.name for u in health.upcoming] == ["hourly"]
+    assert health.upcoming_count == 2
+    assert [(u.schedule.name, u.schedule.backend) for u in health.upcoming] == [
+        ("hourly", "local"),  # the same time and name: in the order they were mirrored
+        ("hourly", "azure-prod"),
+    ]
     assert health.upcoming[0].at <= timezone.now() + timedelta(hours=1)
     page = response.content.decode()
-    assert f'href="{html.escape(health.upcoming_url)}">1</a>' in page
+    assert f'href="{html.escape(health.upcoming_url)}">2</a>' in page
     listed = viewer_client.get(health.upcoming_url)
-    assert [s.name for s in listed.context["schedules"]] == ["hourly"]
+    assert [s.name for s in listed.context["schedules"]] == ["hourly", "hourly"]
     assert "fire in the next 6 hours" in listed.content.decode()
 
 
