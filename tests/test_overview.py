@@ -226,6 +226,18 @@ def test_runs_far_beyond_their_pipelines_usual_time_are_stuck_and_each_count_lis
     assert runs_listed(viewer_client, href(page, "tile-not-responding")) == ["train_dead"]
 
 
+def test_a_stuck_pipelines_names_are_escaped(viewer_client):
+    hostile = factories.pipeline(name="<script>alert(1)</script>", backend="<b>prod</b>")
+    factories.run(backend="<b>prod</b>", pipeline=hostile, status=RunStatus.RUNNING, created_at=ago(hours=7))
+
+    page = viewer_client.get(HOME).content.decode()
+
+    assert "<script>alert(1)" not in page and "<b>prod</b>" not in page
+    assert (
+        '&lt;script&gt;alert(1)&lt;/script&gt;</a> <span class="sub">&lt;b&gt;prod&lt;/b&gt;</span>' in page
+    )
+
+
 def test_a_short_pipeline_is_stuck_only_after_the_minimum_wait(viewer_client):
     quick = factories.pipeline(name="quick")
     completed(quick, minutes=1, hours_ago=5, count=3)  # 3 x 1 min is less than the 30 minutes' minimum
