@@ -37,20 +37,19 @@ def object_url(name: str, pk: int) -> str:
 @functools.cache
 def _encoded(name: str, values: tuple[str, ...]) -> str:
     # The same lists of statuses recur on every link of a page: encoded once.
-    return urlencode([(name, v) for v in values])
+    return urlencode([(name, v) for v in values if v])
 
 
 def runs_url(**filters) -> str:
     """The runs list with these filters (its own parameter names; a list gives the parameter several times)."""
     parts = []
     for name, value in filters.items():
-        values = tuple(
-            str(v) for v in (value if isinstance(value, list | tuple) else [value]) if v not in (None, "")
-        )
-        if values:
-            parts.append(
-                _encoded(name, values) if name == "status" else urlencode([(name, v) for v in values])
-            )
+        if isinstance(value, list | tuple):
+            encoded = _encoded(name, tuple(value))
+        else:
+            encoded = urlencode([(name, value)]) if value not in (None, "") else ""
+        if encoded:
+            parts.append(encoded)
     return f"{path('runs:list')}?{'&'.join(parts)}" if parts else path("runs:list")
 
 

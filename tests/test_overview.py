@@ -336,6 +336,16 @@ def test_it_lists_schedules_firing_in_the_next_hours_and_the_count_lists_those_s
     assert "fire in the next 6 hours" in listed.content.decode()
 
 
+def test_a_schedule_whose_trigger_cannot_be_read_fires_never_and_breaks_nothing(viewer_client):
+    factories.schedule(name="broken", trigger={"type": "cron", "expression": "every tuesday-ish"})
+    factories.schedule(name="hourly")
+
+    response = viewer_client.get(HOME)
+
+    assert response.status_code == 200
+    assert [u.schedule.name for u in response.context["o"].schedules.upcoming] == ["hourly"]
+
+
 # --- backends and actions -------------------------------------------------------------------------------
 
 
