@@ -158,6 +158,13 @@ REQUESTS: list[Req] = [
     Req("log: live tail poll", lambda c: log_url(c, offset=c.log_size), 5, htmx="log-tail"),
     Req(f"log: search '{RARE_WORD}'", lambda c: log_url(c, q=RARE_WORD), 3000, repeat=5, memory_mb=100,
         expect=("rare_word",)),
+    # Issue 11: the overview at p50 ≤ 20 ms, its own poll too; cold: the pipelines' usual times not cached yet.
+    Req("overview (/)", lambda c: "/", 20, expect=("overview", "overview_failure"),
+        absent=("overview_old_failure",)),
+    Req("overview: its own poll (fragment)", lambda c: "/", 20, htmx="overview",
+        expect=("overview", "overview_failure"), absent=("overview_old_failure",)),
+    Req("overview, cold (usual times not cached)", lambda c: "/", 20, reset=lambda c: forget_usual_times(),
+        expect=("overview",)),
     # not in issue 5's list: no target, for information
     Req("pipelines page (50 pipelines)", lambda c: "/pipelines/", None),
     Req("pipeline page (its runs)", lambda c: f"/pipelines/{c.pipeline}/", None),
@@ -175,6 +182,14 @@ def forget_layout(run_pk: int) -> None:
     cache.clear()
 
 
+def forget_usual_times() -> None:
+    from django.core.cache import cache
+
+    from dashboard.overview_runs import USUAL_CACHE_KEY
+
+    cache.delete(USUAL_CACHE_KEY)
+
+
 def forget_log_index() -> None:
     from django.conf import settings
 
@@ -186,7 +201,10 @@ def forget_log_index() -> None:
 
 
 def find_context(client, deep: int) -> Ctx:
+    from datetime import timedelta
+
     from django.db.models import Count, Q
+    from django.utils import timezone
 
     from backends.registry import get_backend
     from runs.models import PipelineRun, StepRun
@@ -254,6 +272,11 @@ def find_context(client, deep: int) -> Ctx:
         .first()
     )
     x["graph_status"] = 'id="graph-status"'
+    # The overview lists the newest failures of the last 24 hours, and none older.
+    since = timezone.now() - timedelta(hours=24)
+    x["overview"] = 'id="tile-active"'
+    x["overview_failure"] = first(runs.filter(status="Failed", created_at__gte=since))
+    x["overview_old_failure"] = first(runs.filter(status="Failed", created_at__lt=since))
     return c
 
 

@@ -40,6 +40,7 @@ from bench.common import (
     human_bytes,
     sqlite_path,
 )
+from bench.seed_overview import seed_overview_rows
 
 CHUNK_RUNS = 10_000  # runs generated, written and committed together
 BACKEND = "local"
@@ -963,6 +964,11 @@ def main(argv: list[str] | None = None) -> None:
             f"already seeded (runs up to id {n}); to seed again: "
             + ("--reset" if connection.vendor == "sqlite" else "dropdb and createdb the database")
         )
+        # Seeded before the overview's rows were part of the seed: add them.
+        if made := seed_overview_rows(datetime.now(UTC).replace(microsecond=0), random.Random(args.seed)):
+            with connection.cursor() as cur:
+                cur.execute("ANALYZE")
+            print(f"added the overview's rows: {made}")
         return
 
     # Rough need: ~0.45 KB per step row with its indexes, ~1 KB per run, ~0.2 KB per edge; plus the log.
@@ -1044,6 +1050,10 @@ def main(argv: list[str] | None = None) -> None:
     t = time.monotonic()
     log_pk = seed_log_run(args.work_dir.resolve(), args.log_size, now)
     print(f"1 GB log run: id {log_pk} ({time.monotonic() - t:.0f} s)")
+
+    t = time.monotonic()
+    made = seed_overview_rows(now, rng)
+    print(f"schedules, fires and actions: {made} ({time.monotonic() - t:.1f} s)")
 
     t = time.monotonic()
     # On PostgreSQL also VACUUM: it sets the visibility map that autovacuum would have set on a database that

@@ -103,6 +103,8 @@ class Action(models.Model):
         indexes = [
             models.Index(fields=["status", "requested_at"], name="action_status_requested"),
             models.Index(fields=["target_type", "backend", "target_id"], name="action_target"),
+            # The newest actions first: the overview's and the audit list's order.
+            models.Index(fields=["-requested_at", "-id"], name="action_requested"),
         ]
 
     def __str__(self) -> str:

@@ -1,12 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 
-from dashboard import backend_views, environment_views, health, metrics, views
+from dashboard import backend_views, environment_views, health, metrics, overview_views, views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="runs:list", permanent=False), name="home"),
+    path("", overview_views.overview_page, name="home"),
     path("", include("runs.urls")),
     path("api/", include("runs.api_urls")),
     path("schedules/", include("schedules.urls")),

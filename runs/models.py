@@ -193,6 +193,9 @@ class PipelineRun(Timed):
             models.Index(fields=["-duration_seconds", "-id"], name="run_duration"),
             # /metrics counts runs by status and backend from this index alone (dashboard/metrics.py).
             models.Index(fields=["status", "backend"], name="run_status_backend"),
+            # The overview: active runs counted by backend and status, and per pipeline submitted before a
+            # moment, read from this index alone.
+            models.Index(fields=["status", "pipeline", "created_at", "backend"], name="run_status_pipeline"),
         ]
         permissions = [
             ("cancel_pipelinerun", "Can cancel pipeline runs"),

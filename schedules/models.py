@@ -93,7 +93,11 @@ class ScheduleFire(models.Model):
                 fields=["schedule", "fire_time", "trigger_path"], name="schedule_fire_once"
             )
         ]
-        indexes = [models.Index(fields=["schedule", "-fire_time"], name="fire_schedule_time")]
+        indexes = [
+            models.Index(fields=["schedule", "-fire_time"], name="fire_schedule_time"),
+            # The overview: fires that failed or were skipped lately, of every schedule.
+            models.Index(fields=["status", "-fire_time"], name="fire_status_time"),
+        ]
         ordering = ["-fire_time"]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.contrib import messages
-from django.db.models import F, Q, Window
+from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,9 +28,28 @@ CALENDAR_DAYS = 7
 NAMES_PER_CELL = 4
 
 
-def _filtered(request: HttpRequest):
+MAX_HOURS = 24 * 7  # how far back or ahead the fire filters look, at most
+
+
+def _hours(raw: str) -> int | None:
+    hours = params.whole_or_none(raw)
+    return hours if hours is not None and 1 <= hours <= MAX_HOURS else None
+
+
+def _filtered(request: HttpRequest, now: datetime):
     schedules = Schedule.objects.select_related("pipeline", "published_pipeline")
     filters = {key: request.GET.get(key, "").strip() for key in ("status", "pipeline", "backend", "q")}
+    # The overview's links: schedules with a failed or skipped fire in the last N hours, and ones firing in the
+    # next N hours (that one is checked in the view, against each schedule's next fire time).
+    filters["missed_within"] = _hours(request.GET.get("missed_within", ""))
+    filters["firing_within"] = _hours(request.GET.get("firing_within", ""))
+    if filters["missed_within"]:
+        missed = ScheduleFire.objects.filter(
+            schedule=OuterRef("pk"),
+            status__in=[ScheduleFire.FAILED, ScheduleFire.SKIPPED],
+            fire_time__gte=now - timedelta(hours=filters["missed_within"]),
+        )
+        schedules = schedules.filter(Exists(missed))
     if filters["status"] in ("enabled", "disabled"):
         schedules = schedules.filter(enabled=filters["status"] == "enabled")
     if filters["pipeline"]:
@@ -62,14 +81,18 @@ def _recent_fires(schedules: list[Schedule], count: int) -> dict[int, list[Sched
 @require_GET
 @roles.require(roles.READ_SCHEDULES)
 def schedule_list(request: HttpRequest) -> HttpResponse:
-    queryset, filters = _filtered(request)
-    schedules = list(queryset)
-    marks = _recent_fires(schedules, MARKS)
     now = timezone.now()
+    queryset, filters = _filtered(request, now)
+    schedules = list(queryset)
     for schedule in schedules:
-        schedule.marks = marks.get(schedule.pk, [])
         upcoming = schedule.next_fire_times(1, now)
         schedule.next_fire = upcoming[0] if upcoming else None
+    if filters["firing_within"]:
+        until = now + timedelta(hours=filters["firing_within"])
+        schedules = [s for s in schedules if s.next_fire is not None and s.next_fire <= until]
+    marks = _recent_fires(schedules, MARKS)
+    for schedule in schedules:
+        schedule.marks = marks.get(schedule.pk, [])
     attach_unfinished("schedule", schedules)
     following = any(s.pending_action for s in schedules)
     if request.htmx:  # the table's own poll, while a change is under way

@@ -59,3 +59,21 @@ document.addEventListener("htmx:oobBeforeSwap", function (event) {
   window.addEventListener("beforeunload", leaving);
   window.addEventListener("pagehide", leaving);
 })();
+
+// The overview swaps itself whole at every refresh: a disclosure the reader opened stays open.
+(function () {
+  var open = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "overview") return;
+    open = Array.prototype.map.call(target.querySelectorAll("details[id][open]"), function (d) { return d.id; });
+  });
+  document.addEventListener("htmx:load", function (event) {
+    if (!open || !event.detail.elt || event.detail.elt.id !== "overview") return;
+    open.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) details.open = true;
+    });
+    open = null;
+  });
+})();

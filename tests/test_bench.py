@@ -29,7 +29,9 @@ def test_the_bench_seeds_and_every_page_it_times_answers(tmp_path):
 
     assert timed.returncode == 0, timed.stderr[-3000:]
     rows = [
-        line for line in timed.stdout.splitlines() if line.startswith(("list", "run:", "log:", "pipeline"))
+        line
+        for line in timed.stdout.splitlines()
+        if line.startswith(("list", "run:", "log:", "pipeline", "overview"))
     ]
     assert len(rows) > 20
     unanswered = [row for row in rows if " 404" in row or " 500" in row or "error" in row.lower()]

@@ -64,7 +64,7 @@ PARAMS = {
     "pipeline_list": ["backend"],
     "pipeline_detail": ["q", "status", "cursor", "sort", "created_after", "created_before"],
     "published_list": ["backend"],
-    "schedules:list": ["status", "pipeline", "backend", "q"],
+    "schedules:list": ["status", "pipeline", "backend", "q", "missed_within", "firing_within"],
     "calendar": ["backend"],
     "action_list": ["kind", "status", "user", "target", "backend", "cursor"],
 }  # fmt: skip

@@ -51,7 +51,7 @@ MATRIX = {
     "revoke_own_token": {"operator", "schedule-manager", "superuser"},
     "revoke_others_token": {"schedule-manager", "superuser"},
 }
-READ_PAGES = ["runs:list", "runs:published_list", "action_list", "environment_list"]
+READ_PAGES = ["home", "runs:list", "runs:published_list", "action_list", "environment_list"]
 EXPECTED_CALL = {
     "cancel": "cancel_run",
     "resubmit": "resubmit_run",

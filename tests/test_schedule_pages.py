@@ -236,3 +236,24 @@ def test_a_schedule_whose_target_is_missing_says_so_and_cannot_be_enabled(
     )
     assert preview.context["changing"] == [] and [s.pk for s in preview.context["refused"]] == [schedule.pk]
     assert not Action.objects.exists()
+
+
+def test_the_list_narrows_to_schedules_that_missed_a_fire_lately_or_fire_soon(viewer_client):
+    now = timezone.now()
+    missed = factories.schedule(name="missed-lately")
+    factories.fire(missed, fire_time=now - timedelta(hours=3), status=FireStatus.SKIPPED)
+    missed_long_ago = factories.schedule(name="missed-long-ago")
+    factories.fire(missed_long_ago, fire_time=now - timedelta(hours=30), status=FireStatus.FAILED)
+    later = (now + timedelta(days=3)).replace(tzinfo=None, microsecond=0).isoformat()
+    factories.schedule(name="in-three-days", trigger={**EVERY_15, "start_time": later})
+
+    def names(**params) -> list[str]:
+        response = viewer_client.get(reverse("schedules:list"), params)
+        return sorted(s.name for s in response.context["schedules"])
+
+    assert names(missed_within="24") == ["missed-lately"]
+    assert names(missed_within="48") == ["missed-lately", "missed-long-ago"]
+    assert names(firing_within="6") == ["missed-lately", "missed-long-ago"]  # hourly
+    assert names(firing_within="6", missed_within="24") == ["missed-lately"]
+    for ignored in ("0", "-1", "169", "9" * 30, "x"):
+        assert len(names(missed_within=ignored, firing_within=ignored)) == 3, ignored

@@ -45,3 +45,9 @@ def public(message: str) -> str:
     from dashboard.public import public_message
 
     return public_message(message)
+
+
+@register.filter
+def thousands(value: int) -> str:
+    """30,067 rather than 30067: counts on the overview run into the tens of thousands."""
+    return f"{value:,}" if isinstance(value, int) else str(value)

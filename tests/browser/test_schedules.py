@@ -31,7 +31,8 @@ def test_a_manager_disables_a_schedule_from_the_list_and_its_next_slot_starts_no
         lambda: Schedule.objects.filter(name="minutely").exists(), what="beat's sync to mirror the schedule"
     )
     log_in(page, live_server, "manager", "manager-pass-123")
-    page.get_by_role("link", name="Schedules").click()
+    # The header's link: the overview, where logging in lands, has a count of schedules too.
+    page.get_by_role("banner").get_by_role("link", name="Schedules").click()
     row = page.locator("tr", has_text="Every minute")
     expect(row).to_contain_text("every minute")
     expect(row.locator(".schedule-status")).to_have_text("Enabled")
