@@ -89,8 +89,6 @@ def touch_run(run_id: str) -> None:
 
 def advance(run_id: str) -> None:
     """Queue every step whose upstream steps completed, skip the ones that can never run, settle the run."""
-    from backends.local.tasks import run_step
-
     run = LocalRun.objects.get(pk=run_id)
     if S.is_terminal(run.status):
         return
@@ -114,10 +112,40 @@ def advance(run_id: str) -> None:
         elif all(u.status == S.COMPLETED for u in upstream):
             if set_step(step.pk, [S.NOT_STARTED], status=S.QUEUED, queued_at=now):
                 syslog(step, "Queued")
-                transaction.on_commit(lambda pk=step.pk: run_step.delay(pk))
+                transaction.on_commit(lambda pk=step.pk: send_step(pk))
     if stopping:
         stop_run(run_id, reason="Canceled." if run.status == S.CANCEL_REQUESTED else None)
     refresh_run_status(run_id)
+
+
+def send_step(step_id: str) -> bool:
+    """Send a queued step's task, giving up after the queue's timeout: the step stays Queued, marked unsent, and
+    ``send_unsent_steps`` (every heartbeat check) sends it when Redis answers again. Never an error for the caller,
+    whose own work (the step before it, a submit) is done."""
+    from backends.local.tasks import run_step
+
+    try:
+        run_step.apply_async((step_id,), retry=False)
+    except Exception as exc:  # kombu's OperationalError, redis-py's timeouts, a refused connection
+        log.warning("step %s not sent, the task queue did not answer: %r", step_id, exc)
+        LocalStep.objects.filter(pk=step_id).update(sent=False)
+        return False
+    LocalStep.objects.filter(pk=step_id, sent=False).update(sent=True)
+    return True
+
+
+def send_unsent_steps(limit: int = 1000) -> list[str]:
+    """Send again the queued steps whose task never reached the queue; stop at the first that still cannot go."""
+    sent = []
+    for step_id in (
+        LocalStep.objects.filter(status=S.QUEUED, sent=False)
+        .order_by("queued_at")
+        .values_list("pk", flat=True)[:limit]
+    ):
+        if not send_step(step_id):
+            break
+        sent.append(step_id)
+    return sent
 
 
 def stop_run(run_id: str, reason: str | None) -> None:

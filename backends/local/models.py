@@ -106,6 +106,8 @@ class LocalStep(models.Model):
     task_pid = models.IntegerField(null=True)  # the process of the task that runs it
     heartbeat_at = models.DateTimeField(null=True)
     queued_at = models.DateTimeField(null=True)
+    # False while its task could not be sent (Redis did not answer): the heartbeat check sends it again.
+    sent = models.BooleanField(default=True)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField(auto_now=True)

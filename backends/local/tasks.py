@@ -23,6 +23,7 @@ def run_step(step_id: str) -> None:
 @shared_task(ignore_result=True)
 def check_heartbeats() -> None:
     executor.check_heartbeats()
+    executor.send_unsent_steps()  # queued while Redis did not answer
 
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)

@@ -87,3 +87,34 @@ def test_an_action_asked_for_while_redis_is_down_answers_at_once_and_is_sent_lat
     assert queued(own_redis) == 1
     action.refresh_from_db()
     assert action.status == Action.Status.PENDING and not action.waits_for_queue
+
+
+@pytest.mark.parametrize("fault", ["frozen", "dead"])
+def test_a_step_queued_while_redis_is_down_is_sent_when_it_answers(fault, own_redis, engine_dir):
+    from backends.local import executor
+    from backends.local.engine import submit_spec
+    from backends.local.models import LocalStep
+    from backends.local.spec import load_pipeline
+    from tests.integration.helpers import PIPELINES
+
+    executor.send_unsent_steps()  # the queue's connection is made while Redis answers
+    pid = own_redis.process.pid
+    os.kill(pid, signal.SIGSTOP if fault == "frozen" else signal.SIGKILL)
+    try:
+        started = time.monotonic()
+        run = submit_spec(load_pipeline(PIPELINES / "two_steps.yml"))  # queues its first step: not an error
+        assert time.monotonic() - started < settings.QUEUE_TIMEOUT_SECONDS * 2 + 2
+        first = LocalStep.objects.get(run=run, status="Queued")
+        assert not first.sent
+        assert executor.send_unsent_steps() == []  # still down: it stays Queued, unsent
+    finally:
+        if fault == "frozen":
+            os.kill(pid, signal.SIGCONT)
+        else:
+            own_redis.process.wait()
+            own_redis.start()
+            _reset_broker_pool()
+
+    assert executor.send_unsent_steps() == [first.pk]
+    assert LocalStep.objects.get(pk=first.pk).sent
+    assert redis.Redis.from_url(own_redis.url, socket_timeout=5).llen("steps") == 1
