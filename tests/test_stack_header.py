@@ -26,3 +26,19 @@ def test_the_header_says_a_part_is_restarting(viewer_client, settings, tmp_path)
     assert (
         "steps restarted after it stopped (killed by SIGKILL)" in viewer_client.get("/runs/").content.decode()
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "current"),
+    [
+        ("/runs/", "Runs"),
+        ("/schedules/", "Schedules"),
+        ("/pipelines/", "Pipelines"),
+        ("/actions/", "Actions"),
+    ],
+)
+def test_the_header_marks_one_section_as_the_current_one(viewer_client, path, current):
+    import re
+
+    nav = viewer_client.get(path).content.decode().split("<nav>")[1].split("</nav>")[0]
+    assert re.findall(r'aria-current="page">([^<]+)</a>', nav) == [current]

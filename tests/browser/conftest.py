@@ -43,10 +43,22 @@ def page(browser, request):
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    answers: list[
+        str
+    ] = []  # every answer of 400 or more, and what the page asked before it: shown on failure
+    page.on(
+        "response",
+        lambda r: answers.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None,
+    )
+    page.on("requestfailed", lambda r: answers.append(f"failed {r.method} {r.url}: {r.failure}"))
     page.console_errors = errors  # a test may look at them before its end
     page.expected_errors = []  # substrings of the errors a test causes on purpose (a 404 it opens, say)
     yield page
     failed = getattr(request.node, "rep_call", None) and request.node.rep_call.failed
+    if failed:
+        print("answers of 400 or more, failed requests:", answers or "none")
+        print("console errors:", errors or "none")
+        print("actions:", _actions_now())
     if failed or errors:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
@@ -54,6 +66,16 @@ def page(browser, request):
     unexpected = [e for e in errors if not any(allowed in e for allowed in page.expected_errors)]
     if unexpected and not failed:
         pytest.fail("the browser reported errors:\n" + "\n".join(unexpected), pytrace=False)
+
+
+def _actions_now() -> list:
+    """The actions the test asked for, as they stand: what the worker made of them."""
+    try:
+        from dashboard.models import Action
+
+        return list(Action.objects.values_list("pk", "kind", "target_id", "status", "error", "result"))
+    except Exception as exc:  # the database may be gone with a failed test: say so, never hide the failure
+        return [f"could not read the actions: {exc!r}"]
 
 
 @pytest.hookimpl(wrapper=True)

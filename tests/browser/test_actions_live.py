@@ -3,6 +3,7 @@ then shows the result and links to what it made. Never a reload, never a second 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,15 @@ from tests.browser.conftest import log_in
 from tests.integration.helpers import PIPELINES, submit, wait_for, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@contextmanager
+def worker_log_on_failure(worker):
+    try:
+        yield
+    except AssertionError:
+        print("the end of the worker's log:\n" + worker.output()[-6000:])
+        raise
 
 
 def schedules(tmp_path, *names: str) -> None:
@@ -34,7 +44,7 @@ def schedules(tmp_path, *names: str) -> None:
 
 
 def test_disabling_a_schedule_shows_disabling_then_disabled_with_an_enable_button(
-    page, live_server, manager, celery_beat, tmp_path
+    page, live_server, manager, celery_beat, celery_worker, tmp_path
 ):
     schedules(tmp_path, "alpha")
     log_in(page, live_server, "manager", "manager-pass-123")
@@ -45,12 +55,13 @@ def test_disabling_a_schedule_shows_disabling_then_disabled_with_an_enable_butto
 
     # The answer shows the change asked for ("Disabling…", while the worker has not carried it out: see
     # tests/test_schedule_pages.py), then follows it to its end, without a reload.
-    expect(row.locator(".schedule-status")).to_have_text("Disabled", timeout=15_000)
+    with worker_log_on_failure(celery_worker):
+        expect(row.locator(".schedule-status")).to_have_text("Disabled", timeout=15_000)
     expect(row.get_by_role("button", name="Enable")).to_be_visible()
 
 
 def test_disabling_schedules_in_bulk_follows_each_row_to_its_end(
-    page, live_server, manager, celery_beat, tmp_path
+    page, live_server, manager, celery_beat, celery_worker, tmp_path
 ):
     schedules(tmp_path, "beta", "gamma")
     log_in(page, live_server, "manager", "manager-pass-123")
@@ -64,7 +75,8 @@ def test_disabling_schedules_in_bulk_follows_each_row_to_its_end(
     expect(page.locator(".messages")).to_contain_text("Disabling 2 schedules.")
     for name in ("beta", "gamma"):
         status = page.locator("tr", has_text=f"Every hour {name}").locator(".schedule-status")
-        expect(status).to_have_text("Disabled", timeout=15_000)
+        with worker_log_on_failure(celery_worker):
+            expect(status).to_have_text("Disabled", timeout=15_000)
 
 
 def test_cancelling_a_run_shows_cancel_requested_at_once_then_canceled(
