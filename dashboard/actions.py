@@ -110,7 +110,13 @@ def action_on(
 
 def attach_unfinished(target_type: str, targets: Iterable) -> None:
     """Set ``pending_action`` on each target (mirrored objects with ``backend`` and ``external_id``): its latest
-    unfinished action, or None. One query, bounded by the targets given (a page's rows)."""
+    unfinished action, or None; then read the targets' fields again. Two queries, bounded by the targets given (a
+    page's rows).
+
+    Why again: the targets were read before their actions. An action that finished in between is not unfinished,
+    and its change is already in the mirror (an action mirrors its target before it is marked finished), but not in
+    the rows read before it: the page would show the old state with nothing under way, and stop following it. Read
+    after the actions, the rows are at least as new as what the actions say."""
     targets = list(targets)
     for target in targets:
         target.pending_action = None
@@ -127,6 +133,25 @@ def attach_unfinished(target_type: str, targets: Iterable) -> None:
         target = by_key.get((action.backend, action.target_id))
         if target is not None:
             target.pending_action = action  # the latest wins
+    read_again(targets)
+
+
+def read_again(rows: list) -> None:
+    """Read again the fields each of ``rows`` (model instances of one model) was loaded with, in one query."""
+    if not rows:
+        return
+    model = type(rows[0])
+    fields = [
+        f.attname for f in model._meta.concrete_fields if f.attname not in rows[0].get_deferred_fields()
+    ]
+    fresh = {
+        row["pk"]: row
+        for row in model._default_manager.filter(pk__in=[r.pk for r in rows]).values("pk", *fields)
+    }
+    for row in rows:
+        for name, value in fresh.get(row.pk, {}).items():
+            if name != "pk":
+                setattr(row, name, value)
 
 
 NOT_SENT = f"{NOT_SENT_PREFIX} (Redis) did not answer; this action is sent to the workers when it does."

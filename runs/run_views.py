@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backends.base import BackendErrorBase, RunStatus
 from backends.registry import get_backend
 from dashboard import roles
+from dashboard.actions import read_again
 from dashboard.models import Action
 from runs import graph
 from runs.actions import run_cancel, run_publish, run_resubmit
@@ -42,6 +43,7 @@ def _run_context(request: HttpRequest, run: PipelineRun, **extra) -> dict:
         .order_by("-requested_at", "-id")[:10]
     )
     run.pending_action = next((a for a in actions if not a.is_finished), None)
+    read_again([run])  # read before its actions: see attach_unfinished
     user = request.user
     backend = get_backend(run.backend)
     # The live region polls the page it is on, with its graph view (?expand=, ?view=), never an action's URL,

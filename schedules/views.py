@@ -84,6 +84,7 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     queryset, filters = _filtered(request, now)
     schedules = list(queryset)
+    attach_unfinished("schedule", schedules)  # first: the next fires follow a schedule switched off meanwhile
     for schedule in schedules:
         upcoming = schedule.next_fire_times(1, now)
         schedule.next_fire = upcoming[0] if upcoming else None
@@ -93,7 +94,6 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
     marks = _recent_fires(schedules, MARKS)
     for schedule in schedules:
         schedule.marks = marks.get(schedule.pk, [])
-    attach_unfinished("schedule", schedules)
     following = any(s.pending_action for s in schedules)
     if request.htmx:  # the table's own poll, while a change is under way
         return render(
