@@ -73,7 +73,8 @@ def task_behind_proxy(engine_dir, monkeypatch, tmp_path):
     if not conf["ENGINE"].endswith("postgresql"):
         pytest.skip("losing the database is a PostgreSQL matter: SQLite is a local file")
     queued: list[str] = []
-    monkeypatch.setattr(tasks.run_step, "delay", queued.append)  # this test runs the task itself
+    # This test runs the task itself: what would be sent to the steps queue is kept here instead.
+    monkeypatch.setattr(tasks.run_step, "apply_async", lambda args, **options: queued.append(args[0]))
     run = submit_spec(load_pipeline(PIPELINES / "sleeper.yml"))
     step = wait_for(lambda: step_of_run(run.pk) if queued else None, 5, "the step to be queued")
     proxy = TcpProxy((conf["HOST"] or "127.0.0.1", int(conf["PORT"] or 5432)))
