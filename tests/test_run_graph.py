@@ -271,7 +271,7 @@ def test_the_live_region_answers_204_while_nothing_changed(viewer_client, django
     first = viewer_client.get(run.get_absolute_url(), HTTP_HX_TARGET="run-live", **HTMX)
     seen = first.context["live_url"].split("seen=")[1]
 
-    with django_assert_max_num_queries(6):  # session, user, run, actions, permissions: no step is read
+    with django_assert_max_num_queries(7):  # session, user, run, actions, the run again, permissions: no step
         unchanged = viewer_client.get(
             run.get_absolute_url(), {"seen": seen}, HTTP_HX_TARGET="run-live", **HTMX
         )
