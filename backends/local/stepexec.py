@@ -12,8 +12,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DatabaseError
 from django.utils import timezone
@@ -37,11 +38,18 @@ from backends.local.executor import (
 )
 from backends.local.models import LocalRun, LocalStep
 from backends.local.spec import PipelineSpec, StepSpec, render_command
-from backends.local.watchdog import DatabaseLease, database_loss_limit, reconnect
+from backends.local.watchdog import (
+    DatabaseLease,
+    database_loss_limit,
+    give_up_after,
+    reconnect,
+    through_outage,
+)
 
 log = logging.getLogger(__name__)
 
 S = RunStatus
+T = TypeVar("T")
 POLL_SECONDS = 0.25
 CANCEL_GRACE_SECONDS = 2.0
 
@@ -86,7 +94,7 @@ def execute_step(step_id: str) -> None:
         return
     try:
         _run_process(step, job, command, env, wd, inputs, outputs)
-        advance(run.id)
+        _record(step, lambda: advance(run.id))
     except DatabaseError as error:
         # Its processes are stopped (_run_process); the heartbeat check ends the step where the database is.
         log.warning("step %s: the database was lost at its end (%s)", step_id, error)
@@ -197,7 +205,7 @@ def _run_process(
     lease = DatabaseLease(pgid)
     lease.start()
     try:
-        _mark_running(step, job, procs, command, inputs, outputs, wd)
+        _mark_running(step, job, procs, command, inputs, outputs, wd, lease)
         lease.renew()
         stop_reason, failed = _watch(step, job, procs, lease)
     finally:
@@ -207,30 +215,52 @@ def _run_process(
     codes = [p.returncode for p in procs]
     code = codes[failed] if failed is not None else next((c for c in codes if c), 0)
     syslog(step, "Exit code " + (str(code) if len(procs) == 1 else ", ".join(map(str, codes))))
+    outcome = _outcome(step, job, stop_reason, procs, failed, logs)
+    if outcome is not None:
+        status, exit_code, error = outcome
+        _record(step, lambda: finish(step, status, exit_code=exit_code, error=error))
+
+
+def _outcome(
+    step: LocalStep,
+    job: StepSpec,
+    stop_reason: str,
+    procs: list[subprocess.Popen],
+    failed: int | None,
+    logs: list[tuple[str, str]],
+) -> tuple[str, int | None, str] | None:
+    """How the step ended: (status, exit code, error), or None when it was ended elsewhere."""
+    codes = [p.returncode for p in procs]
+    code = codes[failed] if failed is not None else next((c for c in codes if c), 0)
     if stop_reason == "cancel":
-        finish(step, S.CANCELED, exit_code=code, error="Canceled.")
-    elif stop_reason == "timeout":
-        finish(
-            step,
+        return S.CANCELED, code, "Canceled."
+    if stop_reason == "timeout":
+        return (
             S.FAILED,
-            exit_code=code,
-            error=f"Timed out: the step ran longer than its limits.timeout of {job.timeout} s and was stopped.",
+            code,
+            f"Timed out: the step ran longer than its limits.timeout of {job.timeout} s and was stopped.",
         )
-    elif stop_reason == "failed elsewhere":
-        pass
-    elif stop_reason == "database lost":
+    if stop_reason == "failed elsewhere":
+        return None
+    if stop_reason == "database lost":
         limit = int(database_loss_limit().total_seconds())
         error = f"The worker on {hosts.hostname_of(HOST)} lost the database for more than {limit} s: step stopped."
         syslog(step, error)
-        finish(step, S.FAILED, exit_code=code, error=error)
-    elif failed is not None or any(codes):
+        return S.FAILED, code, error
+    if failed is not None or any(codes):
         index = failed if failed is not None else next(i for i, c in enumerate(codes) if c)
         message = _failure_message(step, codes[index], logs[index])
         if len(procs) > 1:
             message = f"Process {index} of {len(procs)}: {message}"
-        finish(step, S.FAILED, exit_code=codes[index], error=message)
-    else:
-        finish(step, S.COMPLETED, exit_code=0)
+        return S.FAILED, codes[index], message
+    return S.COMPLETED, 0, ""
+
+
+def _record(step: LocalStep, write: Callable[[], T]) -> T:
+    """A write at the end of a step, through a database outage up to the loss limit: a step that completed is
+    recorded Completed, not left for the reaper to declare Failed."""
+    limit = database_loss_limit().total_seconds()
+    return through_outage(write, give_up=give_up_after(limit), note=lambda message: syslog(step, message))
 
 
 def _mark_running(
@@ -241,22 +271,34 @@ def _mark_running(
     inputs: dict[str, Any],
     outputs: dict[str, str],
     wd: Path,
+    lease: DatabaseLease,
 ) -> None:
+    """Record the started processes. An outage meanwhile is waited out, as the watch does, while the lease runs:
+    the processes are stopped only when the database stays out of reach past the loss limit."""
     pgid = procs[0].pid
     started = timezone.now()
-    if not set_step(
-        step.pk,
-        [S.PREPARING],
-        status=S.RUNNING,
-        pid=pgid,
-        started_at=started,
-        heartbeat_at=started,
-        command=command,
-        inputs={k: v for k, v in inputs.items()},
-        outputs=outputs,
+
+    def through(write: Callable[[], T]) -> T:
+        return through_outage(write, give_up=lease.expired.is_set, note=lambda message: syslog(step, message))
+
+    if not through(
+        lambda: set_step(
+            step.pk,
+            [S.PREPARING],
+            status=S.RUNNING,
+            pid=pgid,
+            started_at=started,
+            heartbeat_at=started,
+            command=command,
+            inputs={k: v for k, v in inputs.items()},
+            outputs=outputs,
+        )
     ):
-        # Canceled while preparing: record what would have run, then stop it below.
-        LocalStep.objects.filter(pk=step.pk).update(pid=pgid, started_at=started, command=command)
+        # Canceled while preparing (or marked by a try whose answer was lost): record what runs; the watch stops
+        # it if it was canceled.
+        through(
+            lambda: LocalStep.objects.filter(pk=step.pk).update(pid=pgid, started_at=started, command=command)
+        )
     step.pid = pgid
     pids = ", ".join(str(p.pid) for p in procs)
     where = f"{hosts.hostname_of(HOST)} (host {HOST})"
@@ -265,8 +307,7 @@ def _mark_running(
         kind = job.distribution["type"]
         syslog(step, f"Distribution {kind}: {len(procs)} processes; process i logs to stdout.i and stderr.i")
     syslog(step, f"Command: {command}")
-    touch_run(step.run_id)
-    refresh_run_status(step.run_id)
+    through(lambda: (touch_run(step.run_id), refresh_run_status(step.run_id)))
 
 
 def _watch(

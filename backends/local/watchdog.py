@@ -12,7 +12,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -20,6 +22,8 @@ from django.db import DatabaseError, connection
 from backends.local.executor import FAILED_AFTER
 
 TERM_GRACE_SECONDS = 2.0
+RETRY_SECONDS = 0.25
+T = TypeVar("T")
 
 
 def database_loss_limit() -> timedelta:
@@ -35,6 +39,38 @@ def reconnect() -> None:
         connection.close()
     except DatabaseError:
         pass
+
+
+def through_outage(write: Callable[[], T], *, give_up: Callable[[], bool], note: Callable[[str], None]) -> T:
+    """``write()``, the database work that records what a step's processes do, tried again while the database
+    cannot be reached, until ``give_up()`` (then its error is raised); ``note`` is told when an outage begins and
+    when it ends.
+
+    A short outage must not change a step's outcome: an error escaping these writes would stop processes that run
+    well (marking the step Running) or leave a step that completed to be declared Failed (recording its end).
+    Each write is one that may be repeated: a write that committed before its answer was lost changes nothing
+    the second time."""
+    told = False
+    while True:
+        try:
+            result = write()
+        except DatabaseError as error:
+            reconnect()
+            if give_up():
+                raise
+            if not told:
+                note(f"The database cannot be reached ({str(error).strip()[:200]}): trying again")
+                told = True
+            time.sleep(RETRY_SECONDS)
+            continue
+        if told:
+            note("The database answers again")
+        return result
+
+
+def give_up_after(seconds: float) -> Callable[[], bool]:
+    deadline = time.monotonic() + seconds
+    return lambda: time.monotonic() > deadline
 
 
 class DatabaseLease(threading.Thread):
